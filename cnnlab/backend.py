@@ -21,6 +21,7 @@ import numpy as np
 __all__ = [
     "BackendError",
     "asarray",
+    "as_generator",
     "asnumpy",
     "get_array_module",
     "is_array",
@@ -126,6 +127,18 @@ def seed(value: int) -> None:
 def rng() -> np.random.Generator:
     """cnnlab's one shared NumPy random generator (seeded with 0 at import, see :func:`seed`)."""
     return _rng
+
+
+def as_generator(rng=None) -> np.random.Generator:
+    """The generator to draw from: ``rng`` itself, a new one seeded with the int ``rng``,
+    or cnnlab's shared generator for None. Functions with an ``rng=`` argument use this."""
+    if rng is None:
+        return _rng
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if isinstance(rng, (int, np.integer)) and not isinstance(rng, bool) and rng >= 0:
+        return np.random.default_rng(int(rng))
+    raise TypeError(f"rng must be a numpy.random.Generator, a non-negative int seed or None; got {rng!r}")
 
 
 _requested = os.environ.get("CNNLAB_BACKEND", "").strip()

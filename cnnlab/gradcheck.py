@@ -59,14 +59,18 @@ def numerical_gradient_array(f: Callable, x, dout, h: float = 1e-5):
         old = flat_x[i].item()
         try:
             flat_x[i] = old + h
-            plus = f(x)
-            plus = plus.copy() if backend.is_array(plus) else plus
+            plus = _snapshot(f(x))
             flat_x[i] = old - h
-            minus = f(x)
+            minus = _snapshot(f(x))
         finally:
             flat_x[i] = old
         flat_g[i] = xp.sum((plus - minus) * dout) / (2 * h)
     return grad
+
+
+def _snapshot(value):
+    """A copy of f's output: it may be a view of x (reshape, flatten), which the next edit of x changes."""
+    return value.copy() if backend.is_array(value) else value
 
 
 def rel_error(a, b, eps: float = 1e-12) -> float:

@@ -1,0 +1,27 @@
+"""Test-wide settings for `pytest` run from the repository root (unit tests and nbval)."""
+
+import os
+
+# Lessons read CNNLAB_FAST to train on a subset: set before any kernel is launched, so the
+# notebooks nbval executes inherit it.
+os.environ.setdefault("CNNLAB_FAST", "1")
+os.environ.setdefault("PYTHONHASHSEED", "0")
+
+
+def _cupy_usable():
+    try:
+        from cnnlab import backend
+        backend._import_cupy()
+        return True
+    except Exception:
+        return False
+
+
+def pytest_collection_modifyitems(config, items):
+    import pytest
+
+    if any("gpu" in item.keywords for item in items) and not _cupy_usable():
+        skip = pytest.mark.skip(reason="needs CuPy and a CUDA GPU (pip install 'cnnlab[gpu]')")
+        for item in items:
+            if "gpu" in item.keywords:
+                item.add_marker(skip)
