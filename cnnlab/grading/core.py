@@ -1,0 +1,578 @@
+"""The exercise registry and :func:`check`, the function every graded cell calls.
+
+An exercise is registered once, in ``cnnlab/grading/lessonNN.py``::
+
+    @exercise("scale_images", points=1,
+              cases=[Case(x=integers(0, 256, (2, 1, 8, 8), np.uint8)), ...],
+              mistakes=[Mistake("divide by 255, not 256", lambda x: (x / 256).astype(np.float32))])
+    def _scale_images(x):              # the reference: the expected result of every case
+        return x.astype(np.float32) / 255
+
+and checked in a notebook with ``cl.check("scale_images", scale_images)``. For each case the
+check builds the inputs from a generator seeded for that case (never global random state),
+calls the student's function on a deep copy, compares with the reference's result, and prints
+one line. When a case fails, every mistake model is run on the same inputs; if one gives the
+student's result, its hint is printed. All cases passed: the points are returned. Otherwise
+``AssertionError`` is raised, so notebooks, nbgrader and ``cnnlab grade`` all see the failure.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import numbers
+import os
+import sys
+import sysconfig
+import traceback
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from .. import backend
+from .compare import DTYPE_MODES, difference
+
+__all__ = [
+    "BROKEN", "Case", "CheckFailure", "Draw", "Exercise", "Mistake", "call_backward", "call_forward",
+    "call_plain", "check", "describe", "exercise", "exercises", "get", "integers", "normal",
+    "points", "register", "uniform", "unregister",
+]
+
+PASS, FAIL = "\u2713", "\u2717"  # check mark and ballot x
+_NOT_IMPLEMENTED = ("Not implemented yet: replace `raise NotImplementedError()` in {name} with your "
+                    "code, then run this cell again.")
+_MISSING = object()
+
+
+class CheckFailure(Exception):
+    """Raised by a ``call`` hook when the student's function breaks the exercise's contract
+    (e.g. a forward that does not return ``(out, cache)``); the message is shown as the case's
+    failure, not as a crash of the student's code."""
+
+
+# --- inputs -------------------------------------------------------------------------------------
+
+class Draw:
+    """An input drawn from the case's seeded generator when the check runs.
+
+    ``Draw(lambda rng: rng.permutation(10))``; the helpers :func:`normal`, :func:`uniform` and
+    :func:`integers` cover the usual arrays.
+    """
+
+    def __init__(self, make: Callable[[np.random.Generator], Any]):
+        if not callable(make):
+            raise TypeError(f"Draw needs a function of a numpy Generator; got {make!r}")
+        self.make = make
+
+    def __call__(self, rng: np.random.Generator):
+        return self.make(rng)
+
+
+def normal(*shape: int, scale: float = 1.0, dtype=np.float64) -> Draw:
+    """Standard normal numbers times ``scale``, of the given shape and dtype."""
+    return Draw(lambda rng: (scale * rng.standard_normal(shape)).astype(dtype))
+
+
+def uniform(low: float, high: float, shape: Sequence[int], dtype=np.float64) -> Draw:
+    """Uniform numbers in [low, high)."""
+    return Draw(lambda rng: rng.uniform(low, high, tuple(shape)).astype(dtype))
+
+
+def integers(low: int, high: int, shape: Sequence[int], dtype=np.int64) -> Draw:
+    """Integers in [low, high) (``high`` excluded, like ``Generator.integers``)."""
+    return Draw(lambda rng: rng.integers(low, high, tuple(shape)).astype(dtype))
+
+
+class Case:
+    """One public test case: the inputs, in the order of the function's parameters.
+
+    Args:
+        note: what is special about this case, shown after the inputs
+            (e.g. ``"all pixels 0"``).
+        raises: an exception type the function must raise for these inputs (the case passes
+            when it does); no reference is called then.
+        expected: the expected result, when it is written by hand instead of computed by the
+            exercise's reference.
+        make: ``make(rng) -> dict`` of further inputs that depend on each other (appended
+            after the keyword inputs).
+        label: replaces the automatic description entirely.
+        seed: the seed of this case's generator (default: the exercise's seed + the case's
+            position).
+        **inputs: the arguments, passed positionally in this order. A :class:`Draw` is drawn
+            from the case's generator; anything else is used as given (deep-copied).
+    """
+
+    def __init__(self, note: str = "", *, raises: type[BaseException] | None = None,
+                 expected=_MISSING, make: Callable | None = None, label: str | None = None,
+                 seed: int | None = None, **inputs):
+        if raises is not None and not (isinstance(raises, type) and issubclass(raises, Exception)):
+            raise TypeError(f"raises must be an exception class; got {raises!r}")
+        if make is not None and not callable(make):
+            raise TypeError(f"make must be a function rng -> dict of inputs; got {make!r}")
+        if not inputs and make is None:
+            raise ValueError("a Case needs inputs: Case(x=..., ...) or Case(make=...)")
+        self.note, self.raises, self.expected = note, raises, expected
+        self.make, self.label, self.seed, self.inputs = make, label, seed, inputs
+
+    def build(self, rng: np.random.Generator) -> dict:
+        """The inputs of this case, drawn from ``rng`` (fresh objects on every call)."""
+        values = {k: v(rng) if isinstance(v, Draw) else copy.deepcopy(v) for k, v in self.inputs.items()}
+        if self.make is not None:
+            values.update(self.make(rng))
+        return values
+
+    def __repr__(self):
+        return f"Case({self.label or self.note or ', '.join(self.inputs)})"
+
+
+def describe(inputs: dict, note: str = "") -> str:
+    """One-line description of a case: ``x (2, 3, 5, 5), stride 2, pad 1; note``.
+
+    Arrays show their shape (and dtype unless float64); numbers and short strings their
+    value; other things their type.
+    """
+    parts = []
+    for name, value in inputs.items():
+        if backend.is_array(value):
+            dtype = "" if value.dtype == np.float64 else f" {value.dtype}"
+            parts.append(f"{name} {tuple(value.shape)}{dtype}")
+        elif value is None or isinstance(value, (bool, numbers.Number)):
+            parts.append(f"{name} {value!r}" if isinstance(value, float) else f"{name} {value}")
+        elif isinstance(value, str) and len(value) <= 20:
+            parts.append(f"{name} {value!r}")
+        elif isinstance(value, (list, tuple)):
+            parts.append(f"{name} {type(value).__name__} of {len(value)}")
+        elif isinstance(value, np.random.Generator):
+            parts.append(f"{name} seeded")
+        elif callable(value):
+            parts.append(f"{name} {getattr(value, '__name__', type(value).__name__)}")
+        else:
+            parts.append(f"{name} {type(value).__name__}")
+    text = ", ".join(parts)
+    return f"{text}; {note}" if note and text else (note or text)
+
+
+# --- how a student's function is called ----------------------------------------------------------
+
+def call_plain(fn: Callable, inputs: dict):
+    """``fn(*inputs)``: the default for an ordinary function."""
+    return fn(*inputs.values())
+
+
+def _pair(result, name: str):
+    if not (isinstance(result, (tuple, list)) and len(result) == 2):
+        got = f"a {type(result).__name__}" + (f" of {len(result)} items" if isinstance(result, (tuple, list)) else "")
+        raise CheckFailure(f"{name} must return a pair (out, cache); got {got}")
+    return result
+
+
+def call_forward(fn: Callable, inputs: dict):
+    """For a forward function ``fn(*inputs) -> (out, cache)``: only ``out`` is compared (the
+    cache is the student's own business)."""
+    return _pair(fn(*inputs.values()), getattr(fn, "__name__", "the forward function"))[0]
+
+
+def call_backward(fn: Callable, inputs: dict, forward: Callable):
+    """For a backward function: the case's inputs are the forward's inputs plus ``dout``;
+    the cache comes from the ``forward`` passed along (the student's own in a notebook)."""
+    inputs = dict(inputs)
+    dout = inputs.pop("dout")
+    _, cache = _pair(forward(*inputs.values()), getattr(forward, "__name__", "forward"))
+    return fn(dout, cache)
+
+
+# --- exercises ----------------------------------------------------------------------------------
+
+@dataclass
+class Mistake:
+    """A known wrong implementation and the hint shown when a student's result equals its result.
+
+    ``fn`` has the student's signature (and goes through the exercise's ``call`` hook with the
+    reference partners), so it is literally a small wrong solution.
+    """
+
+    hint: str
+    fn: Callable
+
+    def __post_init__(self):
+        if not isinstance(self.hint, str) or not self.hint:
+            raise TypeError(f"Mistake hint must be a non-empty str; got {self.hint!r}")
+        if not callable(self.fn):
+            raise TypeError(f"Mistake fn must be a function; got {self.fn!r}")
+
+
+@dataclass
+class Exercise:
+    """A graded exercise.
+
+    Args:
+        id: the exercise id (= the nbgrader ``grade_id`` of its graded cell).
+        points: what the graded cell is worth (= its nbgrader ``points``).
+        cases: the public cases, in the order they are shown.
+        reference: a correct implementation with the student's signature (None only when
+            every case has ``expected`` or ``raises``).
+        mistakes: :class:`Mistake` models whose hint is shown when they explain a failure.
+        detectors: further ``detector(inputs, got, expected) -> hint or None`` for mistakes
+            not expressible as a model; ``got`` is the exception when the student's code raised.
+        call: ``call(fn, inputs, **partners) -> result`` (:func:`call_plain`,
+            :func:`call_forward`, :func:`call_backward` or your own).
+        partners: functions the student passes along, with the reference version of each,
+            e.g. ``{"forward": F.relu_forward}`` for ``check("relu_backward", fn, forward=...)``.
+        compare: ``compare(expected, got) -> message or None`` replacing :func:`difference`.
+        rtol, atol, dtype: tolerances and dtype strictness of :func:`difference`.
+        output_names: names of the items of a tuple result, used in messages.
+        may_modify: names of inputs the function is allowed to change in place.
+        seed: case i draws from ``np.random.default_rng(seed + i)``.
+        lesson: set by discovery (``"00"`` for ``lesson00.py``).
+    """
+
+    id: str
+    points: float
+    cases: Sequence[Case]
+    reference: Callable | None = None
+    mistakes: Sequence[Mistake] = ()
+    detectors: Sequence[Callable] = ()
+    call: Callable = call_plain
+    partners: dict = field(default_factory=dict)
+    compare: Callable | None = None
+    rtol: float = 1e-6
+    atol: float = 1e-8
+    dtype: str = "kind"
+    output_names: Sequence[str] | None = None
+    may_modify: Sequence[str] = ()
+    seed: int = 0
+    lesson: str = ""
+
+    def __post_init__(self):
+        if not isinstance(self.id, str) or not self.id.isidentifier():
+            raise ValueError(f"Exercise id must be a Python identifier such as 'conv2d_forward'; got {self.id!r}")
+        if isinstance(self.points, bool) or not isinstance(self.points, numbers.Real) or not self.points > 0:
+            raise ValueError(f"Exercise {self.id!r}: points must be a positive number; got {self.points!r}")
+        self.cases = list(self.cases)
+        if not self.cases or not all(isinstance(c, Case) for c in self.cases):
+            raise ValueError(f"Exercise {self.id!r}: cases must be a non-empty list of Case; got {self.cases!r}")
+        self.mistakes = list(self.mistakes)
+        if not all(isinstance(m, Mistake) for m in self.mistakes):
+            raise TypeError(f"Exercise {self.id!r}: mistakes must be Mistake(hint, fn) objects")
+        if self.dtype not in DTYPE_MODES:
+            raise ValueError(f"Exercise {self.id!r}: dtype must be one of {DTYPE_MODES}; got {self.dtype!r}")
+        if self.reference is None and any(c.expected is _MISSING and c.raises is None for c in self.cases):
+            raise ValueError(f"Exercise {self.id!r}: without a reference every case needs expected= or raises=")
+        if not all(callable(f) for f in self.partners.values()):
+            raise TypeError(f"Exercise {self.id!r}: partners must map names to reference functions")
+
+    def expected(self, case: Case, inputs: dict):
+        """The expected result of ``case`` for these inputs (the inputs are not modified)."""
+        if case.expected is not _MISSING:
+            return case.expected
+        return self.call(self.reference, copy.deepcopy(inputs), **self.partners)
+
+    def differ(self, expected, got) -> str | None:
+        """The comparison this exercise uses: None when ``got`` is right, else a message."""
+        if self.compare is not None:
+            return self.compare(expected, got)
+        return difference(expected, got, rtol=self.rtol, atol=self.atol, dtype=self.dtype,
+                          names=self.output_names)
+
+
+_REGISTRY: dict[str, Exercise] = {}
+_discovered = False
+#: lesson modules that failed to import, by name, with the error (so one broken lesson does
+#: not take every other lesson's checks down with it; the tests assert this stays empty).
+BROKEN: dict[str, str] = {}
+
+
+def register(ex: Exercise, replace: bool = False) -> Exercise:
+    """Add ``ex`` to the registry; a second exercise with the same id is an error unless
+    ``replace`` is true (reloading a lesson module replaces its own exercises)."""
+    if not isinstance(ex, Exercise):
+        raise TypeError(f"register expects an Exercise; got {type(ex).__name__}")
+    old = _REGISTRY.get(ex.id)
+    # Re-running the module that defined it (a reload) replaces an exercise; any other
+    # registration of a taken id is a clash between lessons.
+    same_module = old is not None and old.reference is not None and ex.reference is not None \
+        and (old.reference.__module__, old.reference.__qualname__) == \
+        (ex.reference.__module__, ex.reference.__qualname__)
+    if old is not None and not (replace or same_module):
+        raise ValueError(f"exercise id {ex.id!r} is registered twice; ids must be unique across lessons")
+    _REGISTRY[ex.id] = ex
+    return ex
+
+
+def unregister(exercise_id: str) -> None:
+    """Remove an exercise (tests use this for throwaway exercises)."""
+    _REGISTRY.pop(exercise_id, None)
+
+
+def exercise(id: str, points: float, cases: Sequence[Case], **options) -> Callable:
+    """Decorator: register the decorated function as the reference of a new exercise.
+
+    The keyword options are those of :class:`Exercise`; the function is returned unchanged.
+    """
+    def decorate(reference: Callable) -> Callable:
+        register(Exercise(id=id, points=points, cases=cases, reference=reference, **options))
+        return reference
+    return decorate
+
+
+def _discover() -> None:
+    """Import every ``cnnlab/grading/lesson*.py`` once, so their exercises register."""
+    global _discovered
+    if _discovered:
+        return
+    import importlib
+    import pkgutil
+
+    package = __name__.rpartition(".")[0]
+    folder = os.path.dirname(os.path.abspath(__file__))
+    for info in sorted(pkgutil.iter_modules([folder]), key=lambda m: m.name):
+        if info.name.startswith("lesson"):
+            before = set(_REGISTRY)
+            try:
+                importlib.import_module(f"{package}.{info.name}")
+            except Exception as err:
+                BROKEN[info.name] = f"{type(err).__name__}: {err}"
+                continue
+            for key in set(_REGISTRY) - before:
+                _REGISTRY[key].lesson = info.name[len("lesson"):]
+    _discovered = True
+
+
+def exercises() -> dict[str, Exercise]:
+    """Every registered exercise by id (the lesson modules are imported on first use)."""
+    _discover()
+    return dict(_REGISTRY)
+
+
+def get(exercise_id: str) -> Exercise:
+    """The exercise with this id; ``ValueError`` listing close matches for an unknown id."""
+    _discover()
+    if not isinstance(exercise_id, str):
+        raise TypeError(f"exercise_id must be a str such as 'scale_images'; got {exercise_id!r}")
+    try:
+        return _REGISTRY[exercise_id]
+    except KeyError:
+        pass
+    close = difflib.get_close_matches(exercise_id, list(_REGISTRY), n=3, cutoff=0.6)
+    if close:
+        advice = "did you mean " + " or ".join(repr(c) for c in close) + "?"
+    else:
+        advice = "known ids: " + ", ".join(sorted(_REGISTRY)[:20]) + (", ..." if len(_REGISTRY) > 20 else "")
+    if BROKEN:
+        advice += " (could not load " + "; ".join(f"{k}: {v}" for k, v in BROKEN.items()) + ")"
+    raise ValueError(f"unknown exercise_id {exercise_id!r}; {advice}")
+
+
+def points(exercise_id: str) -> float:
+    """The points of an exercise (what its graded notebook cell is worth)."""
+    return get(exercise_id).points
+
+
+# --- running a check ----------------------------------------------------------------------------
+
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_LIBRARY_DIRS = tuple({os.path.abspath(p) for k, p in sysconfig.get_paths().items()
+                       if k in ("stdlib", "platstdlib", "purelib", "platlib")})
+
+
+def _student_line(err: BaseException) -> str:
+    """``line 3 in scale_images: return x / 0``: the last traceback line in the student's code
+    (not in cnnlab, the standard library or installed packages), or '' if there is none."""
+    for frame in reversed(traceback.extract_tb(err.__traceback__)):
+        path = os.path.abspath(frame.filename)
+        if path.startswith(_PACKAGE_DIR + os.sep) or path.startswith(_LIBRARY_DIRS) \
+                or frame.filename.startswith("<frozen"):
+            continue
+        text = f"line {frame.lineno} in {frame.name}"
+        return f"{text}: {frame.line.strip()}" if frame.line else text
+    return ""
+
+
+def _raiser_name(err: BaseException, fallback: str) -> str:
+    """Name of the function whose ``raise NotImplementedError()`` was hit."""
+    frames = traceback.extract_tb(err.__traceback__)
+    name = frames[-1].name if frames else fallback
+    return fallback if name.startswith("<") else name
+
+
+def _changed(before, after) -> bool:
+    """True when an array (or a list/tuple/dict of arrays) was modified in place."""
+    if backend.is_array(before):
+        a, b = backend.asnumpy(before), backend.asnumpy(after)
+        return a.shape != b.shape or a.dtype != b.dtype or not np.array_equal(
+            a, b, equal_nan=a.dtype.kind in "fc")
+    if isinstance(before, (list, tuple)):
+        return not isinstance(after, (list, tuple)) or len(before) != len(after) or any(
+            _changed(x, y) for x, y in zip(before, after))
+    if isinstance(before, dict):
+        return not isinstance(after, dict) or before.keys() != after.keys() or any(
+            _changed(before[k], after[k]) for k in before)
+    return False
+
+
+def _write(line: str) -> None:
+    """Print one line of feedback to stdout, falling back to ASCII on a terminal that has none."""
+    try:
+        print(line, flush=True)
+    except UnicodeEncodeError:
+        print(line.replace(PASS, "ok").replace(FAIL, "FAIL").replace("\u2014", "--")
+              .encode("ascii", "replace").decode("ascii"), flush=True)
+
+
+@dataclass
+class _Outcome:
+    problems: list
+    got: Any = None
+    hints: list = field(default_factory=list)
+    notes: list = field(default_factory=list)
+
+
+def _run_case(ex: Exercise, case: Case, inputs: dict, fn: Callable, partners: dict) -> _Outcome:
+    """Run the student's function on a copy of ``inputs`` and judge the result."""
+    mine = copy.deepcopy(inputs)
+    raised = None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")  # collected, shown only if the case fails
+        try:
+            got = ex.call(fn, mine, **partners)
+        except NotImplementedError:
+            raise
+        except CheckFailure as failure:
+            return _Outcome([str(failure)])
+        except Exception as err:  # the student's code crashed (or raised on purpose)
+            got, raised = err, err
+    out = _Outcome([], got)
+    if raised is not None and not (case.raises and isinstance(raised, case.raises)):
+        where = _student_line(raised)
+        out.problems.append(f"your code raised {type(raised).__name__}: {raised}" + (f" ({where})" if where else ""))
+    elif raised is None and case.raises:
+        out.problems.append(f"expected {case.raises.__name__} to be raised for these inputs, "
+                            f"but your function returned {_short_result(got)}")
+    elif raised is None:
+        try:
+            message = ex.differ(ex.expected(case, inputs), got)
+        except Exception as err:  # a result so odd that comparing it fails
+            message = f"could not compare your result ({type(got).__name__}) with the expected one: {err}"
+        if message:
+            out.problems.append(message)
+    for name, before in inputs.items():
+        if name not in ex.may_modify and _changed(before, mine.get(name)):
+            out.problems.append(f"your function changed its input `{name}` in place; "
+                                f"leave it as it is (work on a copy, e.g. {name}.copy())")
+    if out.problems:
+        out.hints = _hints(ex, case, inputs, got, raised)
+        out.notes = [f"Python warned: {w.category.__name__}: {w.message}" for w in caught[:1]]
+    return out
+
+
+def _hints(ex: Exercise, case: Case, inputs: dict, got, raised) -> list[str]:
+    """The hints of the mistake models that reproduce the student's result, and of detectors.
+
+    A model explains the result when the exercise's comparison finds no difference. When none
+    does and the student's values (not only their dtype) are wrong, models are compared on
+    values alone, so that e.g. a float64 result of a float32 mistake still gets its hint.
+    """
+    expected = None if case.raises else _safe(lambda: ex.expected(case, inputs))
+    hints = []
+    if raised is None:
+        outputs = []
+        for mistake in ex.mistakes:
+            try:
+                with warnings.catch_warnings(), np.errstate(all="ignore"):
+                    warnings.simplefilter("ignore")
+                    outputs.append((mistake, ex.call(mistake.fn, copy.deepcopy(inputs), **ex.partners)))
+            except Exception:  # a mistake model that cannot run on these inputs explains nothing
+                continue
+        hints = [m.hint for m, theirs in outputs if _safe(lambda: ex.differ(theirs, got) is None)]
+        if not hints and ex.compare is None and not case.raises and _values_differ(ex, expected, got):
+            hints = [m.hint for m, theirs in outputs if _values_differ(ex, theirs, got) is False]
+    for detector in ex.detectors:
+        hint = _safe(lambda: detector(inputs, got, expected))
+        if hint:
+            hints.append(hint)
+    return hints
+
+
+def _values_differ(ex: Exercise, expected, got):
+    """Whether ``got`` differs from ``expected`` in values, ignoring dtypes (None if unknown)."""
+    return _safe(lambda: difference(expected, got, rtol=ex.rtol, atol=ex.atol, dtype="any",
+                                    names=ex.output_names) is not None)
+
+
+def _safe(thunk):
+    try:
+        return thunk()
+    except Exception:
+        return None
+
+
+def _short_result(got) -> str:
+    if backend.is_array(got):
+        return f"an array of shape {tuple(got.shape)}"
+    text = repr(got)
+    return text if len(text) <= 40 else f"a {type(got).__name__}"
+
+
+def check(exercise_id: str, fn: Callable, **partners) -> float:
+    """Run the public cases of an exercise on ``fn``; print one line per case.
+
+    Args:
+        exercise_id: the exercise's id, e.g. ``"scale_images"``.
+        fn: the student's function.
+        **partners: further functions the exercise needs, e.g. ``forward=relu_forward`` for
+            ``relu_backward``.
+
+    Returns:
+        the exercise's points, when every case passes.
+
+    Raises:
+        AssertionError: when a case fails (the printed lines say which and why).
+        NotImplementedError: when ``fn`` (or a partner) has not been written yet.
+    """
+    ex = get(exercise_id)
+    if not callable(fn):
+        raise TypeError(f"fn must be your function, e.g. cl.check({exercise_id!r}, {exercise_id}); "
+                        f"got {type(fn).__name__}")
+    missing = [name for name in ex.partners if name not in partners]
+    unknown = [name for name in partners if name not in ex.partners]
+    if missing or unknown:
+        wanted = "".join(f", {name}=your_{name}" for name in ex.partners)
+        problem = f"missing {', '.join(missing)}" if missing else f"unexpected {', '.join(unknown)}"
+        raise TypeError(f"{exercise_id}: {problem}; call it as cl.check({exercise_id!r}, {exercise_id}{wanted})")
+    for name, partner in partners.items():
+        if not callable(partner):
+            raise TypeError(f"{name} must be a function; got {type(partner).__name__}")
+
+    n, failed, shown = len(ex.cases), 0, set()
+    for i, case in enumerate(ex.cases):
+        rng = np.random.default_rng(ex.seed + i if case.seed is None else case.seed)
+        inputs = case.build(rng)
+        label = case.label or describe(inputs, case.note)
+        try:
+            outcome = _run_case(ex, case, inputs, fn, partners)
+        except NotImplementedError as err:
+            _write(_NOT_IMPLEMENTED.format(name=_raiser_name(err, getattr(fn, "__name__", exercise_id))))
+            raise
+        if not outcome.problems:
+            _write(f"{PASS} case {i + 1}/{n}: {label}")
+            continue
+        failed += 1
+        _write(f"{FAIL} case {i + 1}/{n}: {label} \u2014 " + "; ".join(outcome.problems))
+        for hint in outcome.hints:
+            if hint not in shown:  # each hint once, under the first case it explains
+                shown.add(hint)
+                _write(f"  hint: {hint}")
+        for note in outcome.notes:
+            _write(f"  note: {note}")
+    if failed:
+        summary = f"{exercise_id}: {failed} of {n} cases failed"
+        _write(summary + ".")
+        raise AssertionError(summary)
+    _write(f"{exercise_id}: all {n} cases passed, {_points_text(ex.points)}.")
+    return ex.points
+
+
+def _points_text(value: float) -> str:
+    return f"{value:g} point" + ("" if value == 1 else "s")

@@ -1,0 +1,147 @@
+"""Lesson 00: right and wrong answers to scale_images and mean_image."""
+
+import numpy as np
+
+from . import Right, Wrong
+
+
+# --- scale_images: right --------------------------------------------------------------------
+
+def scale_convert_first(x):
+    return x.astype(np.float32) / 255
+
+
+def scale_divide_then_convert(x):
+    return (x / 255.0).astype(np.float32)
+
+
+def scale_by_reciprocal(x):
+    return x * np.float32(1 / 255)  # one rounding more than dividing: within tolerance
+
+
+def scale_loop(x):
+    out = np.empty(x.shape, dtype=np.float32)
+    for index in np.ndindex(*x.shape):
+        out[index] = x[index] / 255.0
+    return out
+
+
+# --- scale_images: wrong --------------------------------------------------------------------
+
+def scale_float64(x):
+    return x / 255
+
+
+def scale_integer_division(x):
+    return x // 255
+
+
+def scale_integer_division_float(x):
+    return x.astype(np.float32) // 255
+
+
+def scale_by_256(x):
+    return (x / 256).astype(np.float32)
+
+
+def scale_by_batch_max(x):
+    return (x / x.max()).astype(np.float32)
+
+
+def scale_by_image_max(x):
+    return (x / x.max(axis=(1, 2, 3), keepdims=True)).astype(np.float32)
+
+
+def scale_not_divided(x):
+    return x.astype(np.float32)
+
+
+def scale_as_list(x):
+    return (x.astype(np.float32) / 255).tolist()
+
+
+def scale_forgot_return(x):
+    x.astype(np.float32) / 255
+
+
+# --- mean_image: right ----------------------------------------------------------------------
+
+def mean_numpy(X):
+    return X.mean(axis=0)
+
+
+def mean_sum_over_count(X):
+    return X.sum(axis=0) / X.shape[0]
+
+
+def mean_loop_float64(X):
+    total = np.zeros(X.shape[1:])
+    for image in X:
+        total += image
+    return total / len(X)
+
+
+def mean_average(X):
+    return np.average(X, axis=0)
+
+
+# --- mean_image: wrong ----------------------------------------------------------------------
+
+def mean_sum(X):
+    return X.sum(axis=0)
+
+
+def mean_channels(X):
+    return X.mean(axis=1)
+
+
+def mean_everything(X):
+    return X.mean()
+
+
+def mean_keepdims(X):
+    return X.mean(axis=0, keepdims=True)
+
+
+def mean_pixels(X):
+    return X.mean(axis=(2, 3))
+
+
+def mean_in_place(X):
+    X /= len(X)  # changes the caller's array
+    return X.sum(axis=0)
+
+
+def mean_divided_by_channels(X):
+    return X.sum(axis=0) / X.shape[1]
+
+
+RIGHT = [
+    Right("scale_images", scale_convert_first),
+    Right("scale_images", scale_divide_then_convert),
+    Right("scale_images", scale_by_reciprocal),
+    Right("scale_images", scale_loop),
+    Right("mean_image", mean_numpy),
+    Right("mean_image", mean_sum_over_count),
+    Right("mean_image", mean_loop_float64),
+    Right("mean_image", mean_average),
+]
+
+WRONG = [
+    Wrong("scale_images", scale_float64, hint="gives float64"),
+    Wrong("scale_images", scale_integer_division, hint="integer division"),
+    Wrong("scale_images", scale_integer_division_float, hint="integer division"),
+    Wrong("scale_images", scale_by_256, hint="not by 256"),
+    Wrong("scale_images", scale_by_batch_max, hint="not by the largest value"),
+    Wrong("scale_images", scale_by_image_max, hint="not by the largest value"),
+    Wrong("scale_images", scale_not_divided, hint="not divided by 255"),
+    Wrong("scale_images", scale_as_list, hint="convert it with np.array"),
+    Wrong("scale_images", scale_forgot_return, hint="did you forget `return`"),
+    Wrong("mean_image", mean_sum, hint="sum over the images"),
+    Wrong("mean_image", mean_channels, hint="channel axis"),
+    Wrong("mean_image", mean_everything, hint="every number at once"),
+    Wrong("mean_image", mean_keepdims, hint="keepdims"),
+    Wrong("mean_image", mean_pixels, hint="pixels of each image"),
+    Wrong("mean_image", mean_in_place, hint="changed its input `X`"),
+    Wrong("mean_image", mean_divided_by_channels, hint="values differ"),
+]
