@@ -30,7 +30,8 @@ _MAX_PANELS = 256  # beyond this a grid takes long to draw and shows nothing rea
 
 # --- showing Figures in a notebook ----------------------------------------------------------
 
-def _figure_png(fig) -> bytes:
+def figure_png(fig) -> bytes:
+    """The figure as PNG bytes (for Image widgets and for IPython's display)."""
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", bbox_inches="tight")
     return buffer.getvalue()
@@ -58,7 +59,7 @@ def enable_notebook_display() -> bool:
             return True  # already displayable (e.g. %matplotlib inline ran): keep that setting
         except (KeyError, AttributeError):
             continue
-    formatters["image/png"].for_type(Figure, _figure_png)
+    formatters["image/png"].for_type(Figure, figure_png)
     return True
 
 

@@ -11,8 +11,10 @@ import importlib
 # One entry per topic module in this package; lesson authors append their module's name.
 _MODULES = {
     "conv_explorer",
+    "digit_browser",
     "learning_rate",
     "pool_explorer",
+    "chain",
 }
 
 
