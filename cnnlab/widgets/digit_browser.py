@@ -64,7 +64,7 @@ class DigitBrowser:
         self.index = w.IntSlider(value=index, min=0, max=len(X) - 1, description="image",
                                  continuous_update=False)
         self.text = w.HTML()
-        self.image = w.Image(format="png")
+        self.image = w.Image(format="png", layout=w.Layout(width="280px"))  # not the page's width
         self.figure = Figure(figsize=(3.4, 3.0))
         self.widget = w.VBox([self.index, self.text, self.image])
         self.index.observe(self._redraw, names="value")
