@@ -6,6 +6,11 @@ import os
 # notebooks nbval executes inherit it.
 os.environ.setdefault("CNNLAB_FAST", "1")
 os.environ.setdefault("PYTHONHASHSEED", "0")
+# `make test` runs two pytest workers, each starting kernels, on machines with few cores: one
+# BLAS thread per process avoids oversubscription, where small matrix products can take 1000x
+# longer while threads spin waiting for a core.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
 def _cupy_usable():
