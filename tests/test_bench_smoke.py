@@ -1,0 +1,31 @@
+"""benchmarks/bench.py runs end to end (--quick: tiny sizes, one repeat, well under a few seconds)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CASES = [
+    "conv 1->8, 28x28, 3x3 p1",
+    "conv 8->16, 14x14, 3x3 p1",
+    "conv 3->32, 32x32, 5x5 p2",
+    "conv 8->16, 28x28, 3x3 s2 p1",
+    "maxpool 2x2, 16x28x28",
+    "epoch, small CNN",
+]
+
+
+def test_bench_quick_prints_and_saves_every_case(tmp_path):
+    out_json = tmp_path / "bench.json"
+    run = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "bench.py"), "--quick", "--no-torch", "--json", str(out_json)],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )
+    assert run.returncode == 0, run.stderr
+    table_rows = [line for line in run.stdout.splitlines() if line.startswith("| ")]
+    assert [row.split("|")[1].strip() for row in table_rows[1:]] == CASES
+    results = json.loads(out_json.read_text())["results"]
+    assert [r["case"] for r in results] == CASES
+    assert all(r["cnnlab_ms"] > 0 and "torch_ms" not in r for r in results)
+    assert all(r["naive_ms"] > 0 and r["naive_over_cnnlab"] > 0 for r in results[:5])
