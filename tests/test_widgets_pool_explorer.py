@@ -1,0 +1,97 @@
+"""cnnlab.widgets.pool_explorer: gradient routing, the text, the figure and the widget (lesson 06)."""
+
+import numpy as np
+import pytest
+from matplotlib.figure import Figure
+
+from cnnlab.widgets import pool_explorer as pe
+
+
+def test_example_input_is_seeded_small_integers():
+    x = pe.example_input(8, seed=0)
+    assert x.shape == (1, 1, 8, 8) and x.dtype == np.float64
+    assert np.array_equal(x, np.round(x)) and x.min() >= 0 and x.max() <= 9
+    assert np.array_equal(x, pe.example_input(8, seed=0)) and not np.array_equal(x, pe.example_input(8, seed=1))
+
+
+def test_routes_without_overlap_send_each_gradient_once():
+    x = pe.example_input(8)
+    routes = pe.gradient_routes(x, 2, 2)
+    assert routes.shape == (8, 8) and routes.sum() == 16 and set(np.unique(routes)) <= {0.0, 1.0}
+    for i in range(4):                           # one position per window, holding its maximum
+        for j in range(4):
+            window = x[0, 0, 2 * i:2 * i + 2, 2 * j:2 * j + 2]
+            chosen = routes[2 * i:2 * i + 2, 2 * j:2 * j + 2]
+            assert chosen.sum() == 1 and window[chosen == 1][0] == window.max()
+
+
+def test_routes_add_up_where_windows_overlap():
+    x = np.zeros((1, 1, 5, 5))
+    x[0, 0, 2, 2] = 1.0                          # the maximum of all four 3x3 windows with stride 2
+    routes = pe.gradient_routes(x, 3, 2)
+    assert routes[2, 2] == 4 and routes.sum() == 4
+
+
+def test_routes_of_average_pooling_spread_evenly():
+    routes = pe.gradient_routes(np.zeros((1, 1, 4, 4)), 2, 1, mode="avg")
+    # 2x2 windows, stride 1 on 4x4: a corner is in one window, the centre in four.
+    assert np.isclose(routes[0, 0], 0.25) and np.isclose(routes[1, 1], 1.0) and np.isclose(routes.sum(), 9)
+
+
+def test_describe_pooling():
+    x = pe.example_input(8)
+    text = "\n".join(pe.describe_pooling(8, 3, 2, "max", pe.gradient_routes(x, 3, 2)))
+    assert "floor((8 - 3) / 2) + 1 = 3" in text and "overlap by 1" in text
+    assert "the last 1 row(s) and column(s) are left over" in text
+    assert "9 of 64 inputs receive gradient" in text and "added (+=)" not in text
+    peak = np.zeros((1, 1, 5, 5))
+    peak[0, 0, 2, 2] = 1.0
+    shared = "\n".join(pe.describe_pooling(5, 3, 2, "max", pe.gradient_routes(peak, 3, 2)))
+    assert "the maximum of 4 windows: its gradients are added (+=), not overwritten" in shared
+    tiled = "\n".join(pe.describe_pooling(8, 2, 2, "max", pe.gradient_routes(x, 2, 2)))
+    assert "tile the input" in tiled and "16 of 64 inputs receive gradient" in tiled
+    gaps = "\n".join(pe.describe_pooling(7, 2, 3, "avg", pe.gradient_routes(pe.example_input(7), 2, 3, "avg")))
+    assert "never looked at" in gaps and "1/4 = 0.25" in gaps
+
+
+def test_draw_pooling_panels():
+    fig = pe.draw_pooling(pe.example_input(8), 3, 2, "max", highlight=8)
+    assert isinstance(fig, Figure) and len(fig.axes) == 3
+    assert fig.axes[1].get_title() == "max-pool output 3x3"
+    again = pe.draw_pooling(pe.example_input(6), 2, 2, "avg", highlight=None, fig=fig)
+    assert again is fig and fig.axes[1].get_title() == "avg-pool output 3x3"
+
+
+@pytest.mark.parametrize("call, error, message", [
+    (lambda: pe.gradient_routes(pe.example_input(4), 2, 2, mode="min"), ValueError, "^mode must be 'max' or 'avg'"),
+    (lambda: pe.gradient_routes(np.zeros((2, 1, 4, 4)), 2, 2), ValueError, r"^x must be one square map"),
+    (lambda: pe.gradient_routes(np.zeros((4, 4)), 2, 2), ValueError, r"^x must be a 4-D array"),
+    (lambda: pe.draw_pooling(pe.example_input(4), 5, 1), ValueError, "^size must be at most the input size 4"),
+    (lambda: pe.draw_pooling(pe.example_input(4), 2, 2, highlight=4), ValueError, "^highlight must be a window index"),
+    (lambda: pe.example_input(0), ValueError, "^n must be"),
+    (lambda: pe.PoolExplorer(size=9, n=8), ValueError, "^size must be at most n = 8"),
+    (lambda: pe.PoolExplorer(n=1), ValueError, "^n must be an integer >= 2"),
+    (lambda: pe.PoolExplorer(stride=1.5), TypeError, "^stride must be an integer"),
+])
+def test_bad_arguments(call, error, message):
+    with pytest.raises(error, match=message):
+        call()
+
+
+def test_explorer_follows_its_controls():
+    explorer = pe.PoolExplorer(size=2, stride=2)
+    text, image = explorer.text.value, explorer.image.value
+    assert bytes(image).startswith(b"\x89PNG") and "tile the input" in text and explorer.window.max == 15
+
+    explorer.size.value = 3                      # overlapping windows now
+    assert explorer.text.value != text and bytes(explorer.image.value) != bytes(image)
+    assert "overlap by 1" in explorer.text.value and explorer.window.max == 8
+
+    text = explorer.text.value
+    explorer.mode.value = "avg"
+    assert explorer.text.value != text and "average-pooling" in explorer.text.value
+
+    text, image = explorer.text.value, explorer.image.value
+    explorer.window.value = 4
+    assert bytes(explorer.image.value) != bytes(image) and explorer.text.value == text
+    assert "application/vnd.jupyter.widget-view+json" in explorer._repr_mimebundle_()
