@@ -30,10 +30,11 @@ _MAX_PANELS = 256  # beyond this a grid takes long to draw and shows nothing rea
 
 # --- showing Figures in a notebook ----------------------------------------------------------
 
-def figure_png(fig) -> bytes:
-    """The figure as PNG bytes (for Image widgets and for IPython's display)."""
+def figure_png(fig, dpi=None) -> bytes:
+    """The figure as PNG bytes (for Image widgets and for IPython's display); ``dpi`` defaults
+    to the figure's own."""
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", bbox_inches="tight")
+    fig.savefig(buffer, format="png", bbox_inches="tight", dpi=dpi or "figure")
     return buffer.getvalue()
 
 

@@ -22,7 +22,6 @@ The widget (needs ipywidgets; moving any slider redraws the figure and rewrites 
 from __future__ import annotations
 
 import html
-import io
 import math
 from dataclasses import dataclass
 
@@ -30,7 +29,7 @@ from matplotlib.figure import Figure
 
 from .. import _checks
 from ..conv import conv_output_size
-from ..plot import enable_notebook_display
+from ..plot import enable_notebook_display, figure_png
 
 __all__ = ["Arithmetic", "ConvExplorer", "arithmetic", "describe", "draw_window_steps",
            "draw_windows", "window_starts"]
@@ -278,12 +277,6 @@ def draw_window_steps(n: int, k: int, stride: int = 1, pad: int = 0, max_panels:
 # --- the widget -----------------------------------------------------------------------------
 
 
-def _png(fig) -> bytes:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=72)
-    return buffer.getvalue()
-
-
 class ConvExplorer:
     """Sliders for input size, kernel, stride and padding; a figure and a text that follow them.
 
@@ -353,7 +346,7 @@ class ConvExplorer:
         self.text.value = (f"<div style='font-size:13px'><b style='color:{colour}'>"
                            f"{html.escape(lines[0])}</b><ul>{body}</ul></div>")
         draw_windows(a.n, a.k, a.stride, a.pad, self.window.value if a.fits else None, fig=self.figure)
-        self.image.value = _png(self.figure)
+        self.image.value = figure_png(self.figure, dpi=72)
 
     def _repr_mimebundle_(self, **kwargs):
         return self.widget._repr_mimebundle_(**kwargs)

@@ -21,7 +21,6 @@ The widget::
 from __future__ import annotations
 
 import html
-import io
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -29,7 +28,7 @@ from matplotlib.figure import Figure
 from .. import _checks, backend
 from ..pooling import avgpool2d_backward, avgpool2d_forward, maxpool2d_backward, maxpool2d_forward
 from .conv_explorer import arithmetic
-from ..plot import enable_notebook_display
+from ..plot import enable_notebook_display, figure_png
 
 __all__ = ["PoolExplorer", "describe_pooling", "draw_pooling", "example_input", "gradient_routes"]
 
@@ -267,9 +266,7 @@ class PoolExplorer:
         body = "".join(f"<li>{html.escape(line)}</li>" for line in lines[1:])
         self.text.value = f"<div style='font-size:13px'><b>{html.escape(lines[0])}</b><ul>{body}</ul></div>"
         draw_pooling(self.x, size, stride, mode, self.window.value, fig=self.figure)
-        buffer = io.BytesIO()
-        self.figure.savefig(buffer, format="png", dpi=72)
-        self.image.value = buffer.getvalue()
+        self.image.value = figure_png(self.figure, dpi=72)
 
     def _repr_mimebundle_(self, **kwargs):
         return self.widget._repr_mimebundle_(**kwargs)
