@@ -1,0 +1,137 @@
+"""The ``cnnlab`` command (also ``python -m cnnlab``): build, validate and grade the course.
+
+::
+
+    cnnlab build [--execute] [--student DIR] [LESSON ...]
+    cnnlab validate
+    cnnlab grade SUBMISSION ... --out DIR [--jobs N] [--timeout S] [--memory MB]
+
+Every command takes ``--root DIR`` (default: the nearest folder upwards from here holding
+``solutions/`` or cnnlab's ``pyproject.toml``). Exit status: 0 done, 1 problems found (validate,
+a leaky bundle), 2 the command could not run (bad arguments, no root, a broken source).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .course import build as _build
+from .course.grade import DEFAULT_MEMORY, DEFAULT_TIMEOUT, grade
+from .course.lessons import CourseError, find_root, select
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1; got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0; got {value}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0; got {value}")
+    return value
+
+
+def parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--root", help="the course folder (default: found upwards from the current folder)")
+    top = argparse.ArgumentParser(prog="cnnlab", description="Build, validate and grade the cnnlab course.")
+    commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    b = commands.add_parser("build", parents=[common], help="write notebooks/ from solutions/",
+                            description="Write the student notebook notebooks/NN_topic.ipynb of each lesson.")
+    b.add_argument("lessons", nargs="*", metavar="LESSON", help="04, 04_convolution or a source path (default: all)")
+    b.add_argument("--execute", action="store_true",
+                   help="first re-run the solution notebooks in place (full mode, CNNLAB_FAST unset)")
+    b.add_argument("--timeout", type=_positive_float, default=None,
+                   help="with --execute: seconds allowed per cell (default: no limit)")
+    b.add_argument("--student", metavar="DIR", help="also write the student bundle of these lessons to DIR")
+
+    commands.add_parser("validate", parents=[common], help="check sources, notebooks/ and leaks",
+                        description="Check the lesson sources and that notebooks/ is what build writes.")
+
+    g = commands.add_parser("grade", parents=[common], help="autograde submitted notebooks",
+                            description="Grade submitted notebooks; write OUT/<name>.json and OUT/grades.csv.")
+    g.add_argument("submissions", nargs="+", metavar="SUBMISSION")
+    g.add_argument("--out", required=True, metavar="DIR", help="folder for the results")
+    g.add_argument("--jobs", type=_positive_int, default=1, help="submissions graded at once (default 1)")
+    g.add_argument("--timeout", type=_positive_float, default=DEFAULT_TIMEOUT,
+                   help=f"seconds per cell (default {DEFAULT_TIMEOUT})")
+    g.add_argument("--memory", type=_non_negative_int, default=DEFAULT_MEMORY,
+                   help=f"address-space limit per kernel in MB; 0: none (default {DEFAULT_MEMORY})")
+    return top
+
+
+def _root(args) -> Path:
+    if args.root is None:
+        return find_root()
+    root = Path(args.root).resolve()
+    if not root.is_dir():
+        raise CourseError(f"--root {args.root}: no such folder")
+    return root
+
+
+def run_build(args) -> int:
+    root = _root(args)
+    lessons = select(root, args.lessons)
+    if not lessons:
+        print(f"cnnlab build: no lessons in {root / 'solutions'}; nothing to build")
+        return 0
+    if args.execute:
+        _build.execute_sources(lessons, args.timeout)
+    for lesson, changed in _build.write_lessons(lessons):
+        print(f"{'wrote' if changed else 'unchanged'} notebooks/{lesson.student.name}")
+    if args.student:
+        from .course.bundle import write_bundle
+
+        problems = write_bundle(root, args.student, lessons)
+        for problem in problems:
+            print(problem)
+        if problems:
+            print(f"cnnlab build: the student bundle in {args.student} reveals solutions "
+                  f"({len(problems)} problem(s)); do not hand it out", file=sys.stderr)
+            return 1
+        print(f"wrote the student bundle of {len(lessons)} lesson(s) to {args.student}")
+    return 0
+
+
+def run_validate(args) -> int:
+    from .course.validate import validate
+
+    report = validate(_root(args))
+    for problem in report.problems:
+        print(problem)
+    print(report.summary(), file=sys.stderr if report.problems else sys.stdout)
+    return 1 if report.problems else 0
+
+
+def run_grade(args) -> int:
+    subs = grade(args.submissions, _root(args), args.out, jobs=args.jobs, timeout=args.timeout,
+                 memory_mb=args.memory)
+    for sub in subs:
+        score = f"{sub.total:g}/{sub.max:g}" if sub.lesson else "-"
+        print(f"{sub.file}: {sub.lesson or '?'} {score} {sub.status}" + (f" ({sub.reason})" if sub.reason else ""))
+    errors = sum(s.status != "ok" for s in subs)
+    print(f"cnnlab grade: {len(subs)} submission(s), {errors} with errors; results in {args.out}")
+    return 0
+
+
+def main(argv=None) -> int:
+    args = parser().parse_args(argv)
+    command = {"build": run_build, "validate": run_validate, "grade": run_grade}[args.command]
+    try:
+        return command(args)
+    except CourseError as err:
+        print(f"cnnlab {args.command}: {err}", file=sys.stderr)
+        return 2

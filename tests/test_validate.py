@@ -1,0 +1,284 @@
+"""``cnnlab validate``: each kind of problem is caught, with one clear line naming it.
+
+Every test breaks one thing in a fresh copy of the fixture course and checks the exit status
+and the exact problem line (``path: cell N (grade_id): problem``, cells counted from 1).
+"""
+
+import json
+from pathlib import Path
+
+import pytest
+from fixtures import coursekit as kit
+
+from cnnlab.cli import main
+
+SRC, NB = kit.SOURCE, kit.STUDENT
+
+
+@pytest.fixture
+def course(tmp_path):
+    return kit.make_course(tmp_path)
+
+
+def validate(course, capsys):
+    """Exit status and the problem lines printed."""
+    status = main(["validate", "--root", str(course)])
+    captured = capsys.readouterr()
+    return status, captured.out.splitlines(), captured.err
+
+
+def edit_source(course, which, change):
+    """Apply ``change(cell)`` to the source cell whose grade_id is ``which``."""
+    nb = kit.load(course / SRC)
+    change(kit.cell(nb, which))
+    kit.save(course / SRC, nb)
+
+
+def set_source(course, which, text):
+    edit_source(course, which, lambda c: c.update(source=text))
+
+
+def set_meta(course, which, **values):
+    edit_source(course, which, lambda c: c["metadata"]["nbgrader"].update(values))
+
+
+def only_problem(course, capsys, expected):
+    status, lines, err = validate(course, capsys)
+    assert status == 1
+    assert lines == [expected]
+    assert "cnnlab validate: 1 problem(s)" in err
+
+
+# --- a course without problems ------------------------------------------------------------------
+
+def test_clean_course_passes_with_a_summary(course, capsys):
+    status, lines, err = validate(course, capsys)
+    assert status == 0 and err == ""
+    assert lines == ["cnnlab validate: 1 lesson(s), 2 graded cell(s) worth 5 point(s); sources well "
+                     "formed, notebooks/ up to date, no leaks"]
+
+
+# --- notebooks/ in sync with the sources --------------------------------------------------------
+
+def test_missing_student_notebook(course, capsys):
+    (course / NB).unlink()
+    only_problem(course, capsys, f"{NB}: missing; run `cnnlab build`")
+
+
+def test_extra_student_notebook(course, capsys):
+    (course / "notebooks" / "02_extra.ipynb").write_text((course / NB).read_text())
+    only_problem(course, capsys, "notebooks/02_extra.ipynb: has no source solutions/02_extra.ipynb; "
+                                 "remove it or add its source")
+
+
+def test_stale_student_notebook(course, capsys):
+    set_source(course, "summary", "## Summary\n\nA changed summary.")
+    only_problem(course, capsys, f"{NB}: differs from what `cnnlab build` writes (first at cell 11); "
+                                 "run `cnnlab build` (never edit notebooks/ by hand)")
+
+
+def test_student_notebook_metadata_changed(course, capsys):
+    nb = kit.load(course / NB)
+    nb["metadata"]["cnnlab"]["lesson"] = "99_other"
+    (course / NB).write_text(json.dumps(nb, indent=1, sort_keys=True) + "\n")
+    only_problem(course, capsys, f"{NB}: differs from what `cnnlab build` writes (in its notebook "
+                                 "metadata or formatting); run `cnnlab build` (never edit notebooks/ by hand)")
+
+
+def edit_student(course, grade_id, change):
+    nb = kit.load(course / NB)
+    change(kit.cell(nb, grade_id))
+    kit.save(course / NB, nb)
+
+
+def student_lines(course, capsys):
+    status, lines, _ = validate(course, capsys)
+    assert status == 1
+    assert lines[0].startswith(f"{NB}: differs from what `cnnlab build` writes (first at cell")
+    return lines[1:]
+
+
+def test_solution_text_in_student_notebook(course, capsys):
+    edit_student(course, "double_solution", lambda c: c.update(source="def double(x):\n    twice = 2 * x"))
+    assert student_lines(course, capsys) == [
+        f"{NB}: cell 4 (double_solution): reveals the answer: line 2: solution text 'twice = 2 * x'"]
+
+
+def test_hidden_test_text_in_student_notebook(course, capsys):
+    edit_student(course, "fx_double", lambda c: c.update(source="assert double(-0.25) == -0.5"))
+    assert student_lines(course, capsys) == [
+        f"{NB}: cell 5 (fx_double): reveals the answer: line 1: hidden test text 'assert double(-0.25) == -0.5'"]
+
+
+def test_marker_in_student_notebook(course, capsys):
+    edit_student(course, "double_solution", lambda c: c.update(source="### BEGIN SOLUTION\npass"))
+    assert student_lines(course, capsys) == [
+        f"{NB}: cell 4 (double_solution): reveals the answer: line 1: marker text '### BEGIN SOLUTION'"]
+
+
+def test_stored_output_in_student_notebook(course, capsys):
+    edit_student(course, "setup", lambda c: c.update(outputs=[{"output_type": "stream", "name": "stdout",
+                                                                "text": "(2, 3)\n"}]))
+    assert student_lines(course, capsys) == [
+        f"{NB}: cell 2 (setup): has stored outputs (students must start from a clean notebook)"]
+
+
+def test_execution_count_in_student_notebook(course, capsys):
+    edit_student(course, "setup", lambda c: c.update(execution_count=3))
+    assert student_lines(course, capsys) == [f"{NB}: cell 2 (setup): has an execution count"]
+
+
+# --- source metadata ----------------------------------------------------------------------------
+
+def test_duplicate_grade_id(course, capsys):
+    set_meta(course, "row_sums_solution", grade_id="double_solution")
+    only_problem(course, capsys, f"{SRC}: cell 9 (double_solution): grade_id 'double_solution' is also "
+                                 "used by cell 4; grade ids must be unique")
+
+
+@pytest.mark.parametrize("bad", ["Double", "2nd", "fx-double", ""])
+def test_malformed_grade_id(course, capsys, bad):
+    set_meta(course, "double_solution", grade_id=bad)
+    status, lines, _ = validate(course, capsys)
+    assert status == 1
+    where = f"cell 4 ({bad})" if bad else "cell 4"
+    assert lines == [f"{SRC}: {where}: grade_id {bad!r} is malformed: it must match ^[a-z][a-z0-9_]*$"]
+
+
+@pytest.mark.parametrize("points", [0, -1, "2", True, None])
+def test_graded_cell_needs_numeric_points(course, capsys, points):
+    set_meta(course, "fx_row_sums", points=points)
+    only_problem(course, capsys, f"{SRC}: cell 10 (fx_row_sums): a graded cell needs numeric points > 0; "
+                                 f"got {points!r}")
+
+
+def test_schema_version_must_be_3(course, capsys):
+    set_meta(course, "setup", schema_version=2)
+    only_problem(course, capsys, f"{SRC}: cell 2 (setup): nbgrader schema_version must be 3; got 2")
+
+
+def test_flags_must_be_booleans(course, capsys):
+    set_meta(course, "setup", locked="yes")
+    only_problem(course, capsys, f"{SRC}: cell 2 (setup): nbgrader 'locked' must be true or false; got 'yes'")
+
+
+def test_graded_cell_must_be_locked(course, capsys):
+    set_meta(course, "fx_row_sums", locked=False)
+    only_problem(course, capsys, f"{SRC}: cell 10 (fx_row_sums): a graded test cell must be locked (locked: true)")
+
+
+def test_graded_cell_must_test_something(course, capsys):
+    set_source(course, "fx_row_sums", "# check(row_sums) is only mentioned in a comment\nrow_sums")
+    only_problem(course, capsys, f"{SRC}: cell 10 (fx_row_sums): a graded test cell must test something: "
+                                 "a cl.check(...) call or an assert")
+
+
+def test_graded_cell_with_only_asserts_is_fine(course, capsys):
+    set_source(course, "fx_row_sums", "assert row_sums(np.ones((2, 2))).tolist() == [2.0, 2.0]")
+    assert validate(course, capsys)[1][0].startswith(f"{NB}: differs")  # stale, but the source is fine
+
+
+def test_graded_cell_named_after_another_registered_exercise(course, capsys):
+    set_meta(course, "fx_row_sums", points=1)
+    set_source(course, "fx_row_sums", 'cl.check("scale_images", row_sums)')
+    only_problem(course, capsys, f"{SRC}: cell 10 (fx_row_sums): grade_id 'fx_row_sums' differs from the "
+                                 "exercise id it checks ('scale_images'); name the graded cell after its exercise")
+
+
+def test_graded_cell_points_differ_from_the_registry(course, capsys):
+    set_source(course, "fx_row_sums", 'cl.check("scale_images", row_sums)')
+    set_meta(course, "fx_row_sums", grade_id="scale_images", points=3)
+    only_problem(course, capsys, f"{SRC}: cell 10 (scale_images): points 3 differ from the 1 registered for "
+                                 "exercise 'scale_images' in cnnlab.grading")
+
+
+def test_manually_graded_answer_is_refused(course, capsys):
+    set_meta(course, "fx_row_sums", solution=True)
+    status, lines, _ = validate(course, capsys)
+    assert status == 1
+    assert "cell 10 (fx_row_sums): grade and solution both true" in lines[0]
+
+
+# --- markers ------------------------------------------------------------------------------------
+
+def test_unbalanced_end_marker(course, capsys):
+    set_source(course, "row_sums_solution", "def row_sums(a):\n    return a.sum(axis=1)\n    ### END SOLUTION")
+    only_problem(course, capsys, f"{SRC}: cell 9 (row_sums_solution): line 3: '### END SOLUTION' without a "
+                                 "matching '### BEGIN SOLUTION' before it")
+
+
+def test_nested_markers(course, capsys):
+    set_source(course, "row_sums_solution", "### BEGIN SOLUTION\n### BEGIN SOLUTION\nx\n### END SOLUTION\n"
+                                            "### END SOLUTION")
+    only_problem(course, capsys, f"{SRC}: cell 9 (row_sums_solution): line 2: '### BEGIN SOLUTION' inside "
+                                 "the solution region opened on line 1 (regions cannot be nested)")
+
+
+def test_unclosed_marker(course, capsys):
+    set_source(course, "fx_double", 'cl.check("fx_double", double)\n### BEGIN HIDDEN TESTS\nassert double(1) == 2')
+    only_problem(course, capsys, f"{SRC}: cell 5 (fx_double): line 2: '### BEGIN HIDDEN TESTS' is never "
+                                 "closed by '### END HIDDEN TESTS'")
+
+
+def test_malformed_marker(course, capsys):
+    set_source(course, "row_sums_solution", "def row_sums(a):\n    ## BEGIN SOLUTION\n    return 1\n"
+                                            "    ### END SOLUTION")
+    only_problem(course, capsys, f"{SRC}: cell 9 (row_sums_solution): malformed marker '## BEGIN SOLUTION': "
+                                 "a marker line holds exactly '### BEGIN SOLUTION', '### END SOLUTION', "
+                                 "'### BEGIN HIDDEN TESTS' or '### END HIDDEN TESTS'")
+
+
+def test_solution_cell_without_markers(course, capsys):
+    set_source(course, "row_sums_solution", "def row_sums(a):\n    return a.sum(axis=1)")
+    only_problem(course, capsys, f"{SRC}: cell 9 (row_sums_solution): a solution cell without "
+                                 "'### BEGIN SOLUTION' / '### END SOLUTION' markers")
+
+
+def test_solution_markers_in_a_locked_cell(course, capsys):
+    set_source(course, "setup", "import numpy as np\n### BEGIN SOLUTION\nsecret = 1\n### END SOLUTION")
+    only_problem(course, capsys, f"{SRC}: cell 2 (setup): solution markers in a cell that is not a solution "
+                                 "cell (set nbgrader solution: true, or remove the markers)")
+
+
+def test_solution_markers_in_an_ordinary_cell(course, capsys):
+    nb = kit.load(course / SRC)
+    nb["cells"][5]["source"] = "### BEGIN SOLUTION\nprint(1)\n### END SOLUTION"
+    kit.save(course / SRC, nb)
+    only_problem(course, capsys, f"{SRC}: cell 6: solution markers in a cell that is not a solution "
+                                 "cell (set nbgrader solution: true, or remove the markers)")
+
+
+def test_hidden_tests_outside_a_graded_cell(course, capsys):
+    set_source(course, "setup", "import numpy as np\n### BEGIN HIDDEN TESTS\nassert True\n### END HIDDEN TESTS")
+    only_problem(course, capsys, f"{SRC}: cell 2 (setup): hidden tests outside a graded test cell")
+
+
+# --- files --------------------------------------------------------------------------------------
+
+def test_misnamed_source(course, capsys):
+    (course / "solutions" / "warmup.ipynb").write_text((course / SRC).read_text())
+    only_problem(course, capsys, "solutions/warmup.ipynb: not a lesson name: sources are named "
+                                 "NN_topic.ipynb (two digits, lowercase words joined by _)")
+
+
+def test_unreadable_source(course, capsys):
+    (course / SRC).write_text("{ not json")
+    status, lines, _ = validate(course, capsys)
+    assert status == 1
+    assert lines[0].startswith(f"{SRC}: not a readable notebook:")
+
+
+def test_several_problems_one_line_each(course, capsys):
+    set_meta(course, "setup", schema_version=1)
+    set_meta(course, "fx_row_sums", points=0)
+    status, lines, err = validate(course, capsys)
+    assert status == 1 and len(lines) == 2
+    assert "cnnlab validate: 2 problem(s)" in err
+
+
+# --- the repository itself ----------------------------------------------------------------------
+
+def test_the_repository_validates(capsys):
+    root = Path(__file__).resolve().parent.parent
+    status, lines, err = validate(root, capsys)
+    assert status == 0, "cnnlab validate found problems:\n" + "\n".join(lines)
