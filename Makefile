@@ -17,6 +17,6 @@ setup: $(STAMP)
 # Re-installs when pyproject.toml changes; the editable install picks up code edits by itself.
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet --upgrade pip setuptools
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)

@@ -118,11 +118,24 @@ class LabServer:
 
     def api(self, path: str):
         request = urllib.request.Request(f"{self.url}/api/{path}", headers={"Authorization": f"token {self.token}"})
-        with urllib.request.urlopen(request, timeout=5) as response:
+        with urllib.request.urlopen(request, timeout=30) as response:
             return json.load(response)
 
+    def shutdown_kernels(self):
+        """Stop every kernel, so the next notebook runs alone (two cores are not many)."""
+        try:
+            for session in self.api("sessions"):
+                request = urllib.request.Request(f"{self.url}/api/sessions/{session['id']}", method="DELETE",
+                                                 headers={"Authorization": f"token {self.token}"})
+                urllib.request.urlopen(request, timeout=30).close()
+        except OSError:
+            pass  # best effort: a kernel left running costs time, not correctness
+
     def kernels_idle(self) -> bool:
-        kernels = self.api("kernels")
+        try:
+            kernels = self.api("kernels")
+        except OSError:  # a server slowed down by a loaded machine: ask again later
+            return False
         return bool(kernels) and all(k["execution_state"] == "idle" for k in kernels)
 
     def __exit__(self, *exc):
@@ -167,7 +180,7 @@ class LabReport:
                 found.append(f"code cell {i} did not run")
         for i, text in sorted(self.errors.items()):
             if i not in self.graded:
-                found.append(f"code cell {i} shows an error: {text[:300]}")
+                found.append(f"code cell {i} shows an error or stderr output: {text[:300]}")
         if self.markdown_cells and self.rendered_markdown < self.markdown_cells:
             found.append(f"only {self.rendered_markdown} of {self.markdown_cells} markdown cells rendered")
         if self.equations_expected and not self.equations:
@@ -190,13 +203,14 @@ class LabReport:
         return found
 
 
-# JavaScript run in the page: a snapshot of every cell, in notebook order.
+# JavaScript run in the page: a snapshot of every cell, in notebook order. JupyterLab renders
+# tracebacks and stderr text with the same mime type; a lesson should show neither.
 _CELLS_JS = """
 () => Array.from(document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook .jp-Cell')).map(cell => ({
   code: cell.classList.contains('jp-CodeCell'),
   markdown: cell.classList.contains('jp-MarkdownCell'),
   prompt: (cell.querySelector('.jp-InputPrompt') || {}).textContent || '',
-  errors: Array.from(cell.querySelectorAll('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.error"]')).map(e => e.innerText),
+  errors: Array.from(cell.querySelectorAll('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]')).map(e => e.innerText),
   rendered: !!cell.querySelector('.jp-RenderedMarkdown') && !cell.classList.contains('jp-mod-editMode'),
   equations: cell.querySelectorAll('mjx-container, .MathJax').length,
   imagesOk: Array.from(cell.querySelectorAll('.jp-OutputArea img')).filter(i => i.complete && i.naturalWidth > 0).length,
@@ -291,7 +305,8 @@ def run_all(lab: LabServer, browser, notebook: str, screenshot: Path | None = No
     page = context.new_page()
     page.on("pageerror", lambda err: report.page_errors.append(str(err)))
     try:
-        page.goto(f"{lab.url}/lab/tree/{notebook}?token={lab.token}")
+        # ?reset: a fresh workspace, so notebooks opened by earlier runs are not restored.
+        page.goto(f"{lab.url}/lab/tree/{notebook}?reset&token={lab.token}")
         page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=60_000)
         _wait_steadily_idle(lab, page, 90, steady=1.0)  # the kernel has started
         _run_all_cells(page)
@@ -316,4 +331,5 @@ def run_all(lab: LabServer, browser, notebook: str, screenshot: Path | None = No
             report.screenshot = str(screenshot)
     finally:
         context.close()
+        lab.shutdown_kernels()
     return report

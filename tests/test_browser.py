@@ -7,7 +7,6 @@ Screenshots land in ``artifacts/`` (an artefact for people, not an assertion).
 
 import json
 import os
-import shutil
 from pathlib import Path
 
 import pytest
@@ -48,12 +47,23 @@ def browser():
         browser.close()
 
 
+def _without_outputs(source: Path, target: Path):
+    """Copy a notebook with its outputs, execution counts and saved widget state removed, so
+    whatever the browser shows afterwards was produced by running it there."""
+    nb = json.loads(source.read_text())
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "code":
+            cell["outputs"], cell["execution_count"] = [], None
+    nb["metadata"].pop("widgets", None)
+    target.write_text(json.dumps(nb))
+
+
 @pytest.fixture(scope="module")
 def lesson_copy(tmp_path_factory):
     """A private copy of solutions/ (Run All of a student notebook stops at its first graded cell)."""
     root = tmp_path_factory.mktemp("lab")
     for name in LESSONS:
-        shutil.copy(ROOT / "solutions" / name, root / name)
+        _without_outputs(ROOT / "solutions" / name, root / name)
     return root
 
 
