@@ -15,6 +15,12 @@ _MODULES = {
     "learning_rate",
     "pool_explorer",
     "chain",
+    "batch_size",
+    "momentum",
+    "weight_decay",
+    "lr_schedule",
+    "dropout",
+    "training_knobs",
 }
 
 
