@@ -1,0 +1,178 @@
+"""Lesson 07: right and wrong answers to minibatches and sgd_step, written as students write them."""
+
+import numpy as np
+
+from . import Right, Wrong
+
+# --- minibatches: right ---------------------------------------------------------------------
+
+
+def batches_generator(X, y, batch_size, rng):
+    idx = rng.permutation(len(X))
+    for start in range(0, len(X), batch_size):
+        take = idx[start:start + batch_size]
+        yield X[take], y[take]
+
+
+def batches_list_shuffle_in_place(X, y, batch_size, rng):
+    order = np.arange(X.shape[0])
+    rng.shuffle(order)  # shuffles the index array, not X
+    out = []
+    i = 0
+    while i < len(order):
+        out.append((X[order[i:i + batch_size]], y[order[i:i + batch_size]]))
+        i += batch_size
+    return out
+
+
+def batches_argsort_of_random_keys(X, y, batch_size, rng):
+    order = np.argsort(rng.random(len(y)))
+    n_batches = -(-len(y) // batch_size)
+    return iter([(X[order[b * batch_size:(b + 1) * batch_size]], y[order[b * batch_size:(b + 1) * batch_size]])
+                 for b in range(n_batches)])
+
+
+def batches_choice_without_replacement(X, y, batch_size, rng):
+    idx = rng.choice(len(X), size=len(X), replace=False)
+    Xs, ys = X[idx], y[idx]  # one shuffled copy of both, then slices
+    for start in range(0, len(Xs), batch_size):
+        yield Xs[start:start + batch_size], ys[start:start + batch_size]
+
+
+# --- minibatches: wrong ---------------------------------------------------------------------
+
+
+def batches_with_replacement(X, y, batch_size, rng):
+    for _ in range(0, len(X), batch_size):
+        idx = rng.integers(0, len(X), batch_size)
+        yield X[idx], y[idx]
+
+
+def batches_with_replacement_choice(X, y, batch_size, rng):
+    idx = rng.choice(len(X), len(X))  # replace=True is numpy's default
+    for start in range(0, len(X), batch_size):
+        yield X[idx[start:start + batch_size]], y[idx[start:start + batch_size]]
+
+
+def batches_drop_last(X, y, batch_size, rng):
+    idx = rng.permutation(len(X))
+    for b in range(len(X) // batch_size):
+        take = idx[b * batch_size:(b + 1) * batch_size]
+        yield X[take], y[take]
+
+
+def batches_shuffled_apart(X, y, batch_size, rng):
+    Xs = X[rng.permutation(len(X))]
+    ys = y[rng.permutation(len(y))]
+    for start in range(0, len(X), batch_size):
+        yield Xs[start:start + batch_size], ys[start:start + batch_size]
+
+
+def batches_only_x_shuffled(X, y, batch_size, rng):
+    idx = rng.permutation(len(X))
+    for start in range(0, len(X), batch_size):
+        yield X[idx[start:start + batch_size]], y[start:start + batch_size]
+
+
+def batches_in_order(X, y, batch_size, rng):
+    for start in range(0, len(X), batch_size):
+        yield X[start:start + batch_size], y[start:start + batch_size]
+
+
+def batches_fixed_seed(X, y, batch_size, rng):
+    rng = np.random.default_rng(42)
+    idx = rng.permutation(len(X))
+    for start in range(0, len(X), batch_size):
+        yield X[idx[start:start + batch_size]], y[idx[start:start + batch_size]]
+
+
+def batches_global_numpy(X, y, batch_size, rng):
+    idx = np.random.permutation(len(X))
+    for start in range(0, len(X), batch_size):
+        yield X[idx[start:start + batch_size]], y[idx[start:start + batch_size]]
+
+
+def batches_shuffle_x_in_place(X, y, batch_size, rng):
+    idx = rng.permutation(len(X))
+    X[:] = X[idx]  # the pairs stay together, but the caller's arrays are reordered
+    y[:] = y[idx]
+    for start in range(0, len(X), batch_size):
+        yield X[start:start + batch_size], y[start:start + batch_size]
+
+
+def batches_indices_only(X, y, batch_size, rng):
+    idx = rng.permutation(len(X))
+    for start in range(0, len(X), batch_size):
+        yield idx[start:start + batch_size], y[idx[start:start + batch_size]]
+
+
+# --- sgd_step: right ------------------------------------------------------------------------
+
+
+def sgd_subtract(w, grad, lr):
+    return w - lr * grad
+
+
+def sgd_copy_then_update(w, grad, lr):
+    new = w.copy()
+    new -= lr * grad
+    return new
+
+
+def sgd_np_subtract(w, grad, lr):
+    step = np.multiply(grad, lr)
+    return np.subtract(w, step)
+
+
+# --- sgd_step: wrong ------------------------------------------------------------------------
+
+
+def sgd_ascent(w, grad, lr):
+    return w + lr * grad
+
+
+def sgd_no_lr(w, grad, lr):
+    return w - grad
+
+
+def sgd_returns_step(w, grad, lr):
+    return -lr * grad
+
+
+def sgd_in_place(w, grad, lr):
+    w -= lr * grad
+    return w
+
+
+def sgd_float64_lr(w, grad, lr):
+    lr = np.float64(lr)
+    return w - lr * grad
+
+
+RIGHT = [
+    Right("minibatches", batches_generator),
+    Right("minibatches", batches_list_shuffle_in_place),
+    Right("minibatches", batches_argsort_of_random_keys),
+    Right("minibatches", batches_choice_without_replacement),
+    Right("sgd_step", sgd_subtract),
+    Right("sgd_step", sgd_copy_then_update),
+    Right("sgd_step", sgd_np_subtract),
+]
+
+WRONG = [
+    Wrong("minibatches", batches_with_replacement, hint="sampling with replacement"),
+    Wrong("minibatches", batches_with_replacement_choice, hint="sampling with replacement"),
+    Wrong("minibatches", batches_drop_last, hint="last batch dropped"),
+    Wrong("minibatches", batches_shuffled_apart, hint="X and y shuffled apart"),
+    Wrong("minibatches", batches_only_x_shuffled, hint="X and y shuffled apart"),
+    Wrong("minibatches", batches_in_order, hint="not shuffled"),
+    Wrong("minibatches", batches_fixed_seed, hint="the same order on every call"),
+    Wrong("minibatches", batches_global_numpy, hint="not NumPy's global np.random"),
+    Wrong("minibatches", batches_shuffle_x_in_place, hint="changed its input `X` in place"),
+    Wrong("minibatches", batches_indices_only, hint="a batch must hold whole samples"),
+    Wrong("sgd_step", sgd_ascent, hint="not w + lr * grad"),
+    Wrong("sgd_step", sgd_no_lr, hint="the learning rate scales the step"),
+    Wrong("sgd_step", sgd_returns_step, hint="not the step"),
+    Wrong("sgd_step", sgd_in_place, hint="changed its input `w` in place"),
+    Wrong("sgd_step", sgd_float64_lr, hint="keep w's dtype"),
+]

@@ -1,0 +1,198 @@
+"""Lesson 08: right and wrong answers to momentum_step, ema_momentum_step and sutskever_mu,
+written as students write them."""
+
+import math
+
+import numpy as np
+
+from . import Right, Wrong
+
+# --- momentum_step: right -------------------------------------------------------------------
+
+
+def momentum_two_lines(w, v, grad, lr, mu):
+    v = mu * v - lr * grad
+    w = w + v
+    return w, v
+
+
+def momentum_copies_in_place(w, v, grad, lr, mu):
+    v_new = v.copy()
+    v_new *= mu
+    v_new -= lr * grad
+    w_new = w.copy()
+    w_new += v_new
+    return [w_new, v_new]  # a list is accepted as well as a tuple
+
+
+def momentum_expanded(w, v, grad, lr, mu):
+    step = np.multiply(mu, v) + np.multiply(-lr, grad)
+    return np.add(w, step), step
+
+
+# --- momentum_step: wrong -------------------------------------------------------------------
+
+
+def momentum_w_first(w, v, grad, lr, mu):
+    w = w + v
+    v = mu * v - lr * grad
+    return w, v
+
+
+def momentum_plus_gradient(w, v, grad, lr, mu):
+    v = mu * v + lr * grad
+    return w + v, v
+
+
+def momentum_negated_velocity(w, v, grad, lr, mu):
+    v = mu * v + lr * grad
+    return w - v, v
+
+
+def momentum_lr_outside(w, v, grad, lr, mu):
+    v = mu * v - grad
+    return w + lr * v, v
+
+
+def momentum_swapped_coefficients(w, v, grad, lr, mu):
+    v = lr * v - mu * grad
+    return w + v, v
+
+
+def momentum_returns_v_first(w, v, grad, lr, mu):
+    v = mu * v - lr * grad
+    return v, w + v
+
+
+def momentum_in_place(w, v, grad, lr, mu):
+    v *= mu
+    v -= lr * grad
+    w += v
+    return w, v
+
+
+# --- ema_momentum_step: right ---------------------------------------------------------------
+
+
+def ema_two_lines(w, p, grad, lr, beta):
+    p = beta * p + (1 - beta) * grad
+    return w - lr * p, p
+
+
+def ema_interpolation(w, p, grad, lr, beta):
+    # p + (1 - beta) (grad - p): move the average a fraction (1 - beta) towards the new gradient
+    p_new = p + (1.0 - beta) * (grad - p)
+    w_new = w.copy()
+    w_new -= lr * p_new
+    return (w_new, p_new)
+
+
+# --- ema_momentum_step: wrong ---------------------------------------------------------------
+
+
+def ema_beta_on_new_gradient(w, p, grad, lr, beta):
+    p = (1 - beta) * p + beta * grad
+    return w - lr * p, p
+
+
+def ema_old_average(w, p, grad, lr, beta):
+    w_new = w - lr * p
+    p = beta * p + (1 - beta) * grad
+    return w_new, p
+
+
+def ema_no_one_minus_beta(w, p, grad, lr, beta):
+    p = beta * p + grad
+    return w - lr * p, p
+
+
+def ema_plus(w, p, grad, lr, beta):
+    p = beta * p + (1 - beta) * grad
+    return w + lr * p, p
+
+
+def ema_returns_p_first(w, p, grad, lr, beta):
+    p = beta * p + (1 - beta) * grad
+    return p, w - lr * p
+
+
+# --- sutskever_mu: right --------------------------------------------------------------------
+
+
+def mu_floor_division(t, mu_max):
+    return min(mu_max, 1 - 0.5 / (t // 250 + 1))
+
+
+def mu_power_of_two(t, mu_max):
+    # Tomasi's notes write it as 1 - 2^(-1 - log2(floor(t/250) + 1))
+    return float(min(mu_max, 1 - 2.0 ** (-1 - math.log2(math.floor(t / 250) + 1))))
+
+
+def mu_numpy(t, mu_max):
+    k = np.floor(t / 250)
+    return np.minimum(mu_max, 1.0 - 1.0 / (2.0 * (k + 1)))
+
+
+# --- sutskever_mu: wrong --------------------------------------------------------------------
+
+
+def mu_missing_plus_one(t, mu_max):
+    return min(mu_max, 1 - 0.5 / (t // 250))
+
+
+def mu_counts_from_one(t, mu_max):
+    return min(mu_max, 1 - 0.5 / ((t + 1) // 250 + 1))
+
+
+def mu_ceil(t, mu_max):
+    return min(mu_max, 1 - 0.5 / (math.ceil(t / 250) + 1))
+
+
+def mu_no_floor(t, mu_max):
+    return min(mu_max, 1 - 0.5 / (t / 250 + 1))
+
+
+def mu_no_cap(t, mu_max):
+    return 1 - 0.5 / (t // 250 + 1)
+
+
+def mu_max_not_min(t, mu_max):
+    return max(mu_max, 1 - 0.5 / (t // 250 + 1))
+
+
+def mu_forgot_half(t, mu_max):
+    return min(mu_max, 1 - 1 / (t // 250 + 1))
+
+
+RIGHT = [
+    Right("momentum_step", momentum_two_lines),
+    Right("momentum_step", momentum_copies_in_place),
+    Right("momentum_step", momentum_expanded),
+    Right("ema_momentum_step", ema_two_lines),
+    Right("ema_momentum_step", ema_interpolation),
+    Right("sutskever_mu", mu_floor_division),
+    Right("sutskever_mu", mu_power_of_two),
+    Right("sutskever_mu", mu_numpy),
+]
+
+WRONG = [
+    Wrong("momentum_step", momentum_w_first, hint="velocity not updated before w"),
+    Wrong("momentum_step", momentum_plus_gradient, hint="sign: the velocity moves against the gradient"),
+    Wrong("momentum_step", momentum_negated_velocity, hint="sign: in this form v points downhill"),
+    Wrong("momentum_step", momentum_lr_outside, hint="the learning rate is inside the velocity"),
+    Wrong("momentum_step", momentum_swapped_coefficients, hint="mu multiplies the old velocity"),
+    Wrong("momentum_step", momentum_returns_v_first, hint="in the order (w, v)"),
+    Wrong("momentum_step", momentum_in_place, hint="changed its input `w` in place"),
+    Wrong("ema_momentum_step", ema_beta_on_new_gradient, hint="beta weighs the OLD average"),
+    Wrong("ema_momentum_step", ema_old_average, hint="step with the NEW p"),
+    Wrong("ema_momentum_step", ema_no_one_minus_beta, hint="weighted by (1 - beta)"),
+    Wrong("ema_momentum_step", ema_plus, hint="the step goes against it"),
+    Wrong("ema_momentum_step", ema_returns_p_first, hint="in the order (w, p)"),
+    Wrong("sutskever_mu", mu_missing_plus_one, hint="off-by-one in the floor"),
+    Wrong("sutskever_mu", mu_counts_from_one, hint="off-by-one in the floor: t counts from 0"),
+    Wrong("sutskever_mu", mu_ceil, hint="off-by-one in the floor"),
+    Wrong("sutskever_mu", mu_no_floor, hint="the schedule is a staircase"),
+    Wrong("sutskever_mu", mu_no_cap, hint="cap the result at mu_max"),
+    Wrong("sutskever_mu", mu_max_not_min, hint="min, not max"),
+    Wrong("sutskever_mu", mu_forgot_half, hint="the schedule starts at 1/2"),
+]

@@ -1,0 +1,134 @@
+"""Lesson 09: right and wrong answers to weight_decay_step and l2_penalty, written as students write them."""
+
+import numpy as np
+
+from . import Right, Wrong
+
+# --- weight_decay_step: right ---------------------------------------------------------------
+
+
+def decay_gradient_first(w, grad, lr, decay):
+    g = grad + decay * w
+    return w - lr * g
+
+
+def decay_shrink_then_step(w, grad, lr, decay):
+    # (1 - lr decay) w - lr grad: the name "decay" made visible
+    return (1 - lr * decay) * w - lr * grad
+
+
+def decay_copy_in_place(w, grad, lr, decay):
+    new = w.copy()
+    new -= lr * decay * w
+    new -= lr * grad
+    return new
+
+
+# --- weight_decay_step: wrong ---------------------------------------------------------------
+
+
+def decay_on_w(w, grad, lr, decay):
+    return w - lr * grad - decay * w
+
+
+def decay_wrong_sign(w, grad, lr, decay):
+    return w - lr * (grad - decay * w)
+
+
+def decay_times_gradient(w, grad, lr, decay):
+    return w - lr * (grad + decay * grad)
+
+
+def decay_twice(w, grad, lr, decay):
+    return w - lr * (grad + 2 * decay * w)
+
+
+def decay_after_step(w, grad, lr, decay):
+    w = w - lr * grad
+    return w * (1 - lr * decay)
+
+
+def decay_in_place(w, grad, lr, decay):
+    w -= lr * (grad + decay * w)
+    return w
+
+
+# --- l2_penalty: right ----------------------------------------------------------------------
+
+
+def penalty_loop(weights, lam):
+    total = 0.0
+    grads = []
+    for W in weights:
+        total += np.sum(W * W)
+        grads.append(lam * W)
+    return 0.5 * lam * total, grads
+
+
+def penalty_comprehension(weights, lam):
+    value = lam / 2 * sum(float(np.vdot(W, W)) for W in weights)
+    return value, [W * lam for W in weights]
+
+
+def penalty_norms(weights, lam):
+    value = lam / 2 * sum(np.linalg.norm(W.ravel()) ** 2 for W in weights)
+    return (value, tuple(np.multiply(W, lam) for W in weights))
+
+
+# --- l2_penalty: wrong ----------------------------------------------------------------------
+
+
+def penalty_no_half(weights, lam):
+    return lam * sum((W ** 2).sum() for W in weights), [lam * W for W in weights]
+
+
+def penalty_gradient_two_lam(weights, lam):
+    return lam / 2 * sum((W ** 2).sum() for W in weights), [2 * lam * W for W in weights]
+
+
+def penalty_norm_not_squared(weights, lam):
+    return lam / 2 * sum(np.linalg.norm(W) for W in weights), [lam * W for W in weights]
+
+
+def penalty_mean(weights, lam):
+    return lam / 2 * sum(np.mean(W ** 2) for W in weights), [lam * W for W in weights]
+
+
+def penalty_first_only(weights, lam):
+    W = weights[0]
+    return lam / 2 * np.sum(W ** 2), [lam * W for W in weights]
+
+
+def penalty_no_square(weights, lam):
+    return lam / 2 * sum(W.sum() for W in weights), [lam * W for W in weights]
+
+
+def penalty_float64_gradients(weights, lam):
+    value = lam / 2 * sum((W ** 2).sum() for W in weights)
+    return value, [np.float64(lam) * W for W in weights]
+
+
+RIGHT = [
+    Right("weight_decay_step", decay_gradient_first),
+    Right("weight_decay_step", decay_shrink_then_step),
+    Right("weight_decay_step", decay_copy_in_place),
+    Right("l2_penalty", penalty_loop),
+    Right("l2_penalty", penalty_comprehension),
+    Right("l2_penalty", penalty_norms),
+]
+
+WRONG = [
+    Wrong("weight_decay_step", decay_on_w, hint="decay added to w, not to the gradient"),
+    Wrong("weight_decay_step", decay_wrong_sign, hint="sign: the slides add -a w to the step direction"),
+    Wrong("weight_decay_step", decay_times_gradient, hint="decay multiplies the weights, not the gradient"),
+    Wrong("weight_decay_step", decay_twice, hint="not 2 lam w"),
+    Wrong("weight_decay_step", decay_after_step, hint="decay the weights before the step"),
+    Wrong("weight_decay_step", decay_in_place, hint="changed its input `w` in place"),
+    Wrong("l2_penalty", penalty_no_half, hint="missing 1/2"),
+    Wrong("l2_penalty", penalty_gradient_two_lam, hint="gradient 2 lam W"),
+    Wrong("l2_penalty", penalty_norm_not_squared, hint="without a square root"),
+    Wrong("l2_penalty", penalty_mean, hint="not the mean"),
+    Wrong("l2_penalty", penalty_first_only, hint="not only the first"),
+    Wrong("l2_penalty", penalty_no_square, hint="square each entry"),
+    Wrong("l2_penalty", penalty_float64_gradients, hint="wrong dtype: expected float32, got float64"),
+]
