@@ -1,0 +1,617 @@
+"""Lesson 12 "Training a CNN": split, preprocess, augment, stop early, and train a network.
+
+* ``split_data(X, y, fractions, rng) -> ((Xtr, ytr), (Xva, yva), (Xte, yte))``: random, so the
+  check judges properties, not values: every sample in exactly one part, images still with
+  their labels, each class cut in the given fractions (within the rounding of whole counts:
+  less than one sample per part and class, plus the leftovers the last part takes), and the
+  same split again for an identically seeded ``rng``.
+* ``normalize(X_train, *others) -> tuple``: compared with :func:`cnnlab.data.normalize`.
+* ``random_crop(x, size, pad, rng) -> ndarray``: each crop must be a ``size`` x ``size``
+  window of its zero-padded image; the offsets must differ between images, cover the whole
+  valid range, and repeat for an identically seeded ``rng``.
+* ``early_stopping(val_losses, patience) -> int``: the rule of :func:`cnnlab.train.fit`.
+* ``train_cnn``: ``cl.check("train_cnn", build_model)`` builds the student's network (with
+  cnnlab's generator seeded, so the run is repeatable), trains it with a fixed recipe and
+  passes when its accuracy on (part of) MNIST's test set reaches :data:`PASS_MARK`.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+
+from .. import backend, nn
+from .. import data as _data
+from .. import train as _train
+from ..widgets import training_knobs as _knobs
+from .compare import difference
+from .core import (
+    Case,
+    CheckFailure,
+    Draw,
+    Exercise,
+    Mistake,
+    exercise,
+    register,
+    uniform,
+)
+
+# --- reports: property checks for exercises with random results ---------------------------------
+
+
+class _Report:
+    """What is wrong with a random result: ``{kind: message}`` (empty when it is right).
+
+    Two reports agree when they found the same kinds of problem, which is how a mistake
+    model's result "equals" the student's for the hint machinery."""
+
+    def __init__(self, problems: dict | None = None):
+        self.problems = dict(problems or {})
+
+    def __repr__(self):
+        return f"_Report({sorted(self.problems)})"
+
+
+def _compare_reports(expected, got):
+    if not isinstance(got, _Report):  # the call hook always returns one; be safe anyway
+        return f"unexpected result {type(got).__name__}"
+    if set(expected.problems) == set(got.problems):
+        return None
+    return "; ".join(got.problems.values()) or "your result has none of the problems expected here"
+
+
+def _detector(kind: str, hint: str):
+    """A detector that shows ``hint`` when the student's report contains ``kind``."""
+    def detect(inputs, got, expected):
+        return hint if isinstance(got, _Report) and kind in got.problems else None
+    return detect
+
+
+def _seeded(inputs: dict) -> dict:
+    """A deep copy of the inputs (the generator too, so a second call draws the same numbers)."""
+    return copy.deepcopy(inputs)
+
+
+def _same_arrays(a, b) -> bool:
+    try:
+        return all(np.array_equal(np.asarray(p), np.asarray(q)) for p, q in zip(a, b)) and len(a) == len(b)
+    except (TypeError, ValueError):  # not arrays, or ragged: not the same split
+        return False
+
+
+# --- split_data ---------------------------------------------------------------------------------
+
+_SPLIT_HINTS = {
+    "overlap": "some samples are in two parts (or twice in one): shuffle the indices of each class once "
+               "and cut that one permutation into consecutive pieces, so no index can be taken twice",
+    "missing": "some samples are in no part: the pieces must cover every index (let the last part take "
+               "whatever the rounding of the others left over)",
+    "labels": "images and labels were separated: index X and y with the same indices (X[idx], y[idx]); "
+              "never shuffle them independently",
+    "sizes": "the parts must have the sizes the fractions ask for, in the order (train, val, test)",
+    "stratified": "a part does not have the class mix of the whole data: split each class separately in "
+                  "the given fractions (stratify), then join the pieces",
+    "repeat": "two calls with identically seeded generators gave different splits: draw every random "
+              "number from rng (rng.permutation), not from np.random",
+}
+
+
+def _split_inputs(counts, fractions, shape=(1, 2, 2), sort=False, classes=None):
+    """Inputs for a case: X whose first pixel is the sample's index (so samples can be traced),
+    labels with ``counts[c]`` samples of class ``classes[c]``, and a seeded generator."""
+    def make(rng):
+        labels = np.repeat(np.asarray(classes if classes is not None else range(len(counts))), counts)
+        if not sort:
+            labels = rng.permutation(labels)
+        n = labels.size
+        X = rng.uniform(0.0, 1.0, (n, *shape))
+        X.reshape(n, -1)[:, 0] = np.arange(n)
+        return {"X": X, "y": labels.astype(np.int64), "fractions": tuple(fractions),
+                "rng": np.random.default_rng(int(rng.integers(2 ** 31)))}
+    return make
+
+
+def _split_report(inputs, result, again) -> _Report:
+    X, y, fractions = inputs["X"], inputs["y"], inputs["fractions"]
+    problems = {}
+    k = len(fractions)
+    if not (isinstance(result, (tuple, list)) and len(result) == k
+            and all(isinstance(p, (tuple, list)) and len(p) == 2 for p in result)):
+        got = f"a {type(result).__name__}" + (f" of {len(result)} items" if isinstance(result, (tuple, list)) else "")
+        raise CheckFailure(f"split_data must return {k} pairs ((X_train, y_train), (X_val, y_val), "
+                           f"(X_test, y_test)); got {got}")
+    index_of = {row.tobytes(): i for i, row in enumerate(X.reshape(len(X), -1))}
+    seen = np.zeros(len(X), dtype=np.int64)
+    per_part = []
+    for part, (Xp, yp) in enumerate(result):
+        Xp, yp = np.asarray(Xp), np.asarray(yp)
+        if Xp.shape[1:] != X.shape[1:] or Xp.dtype != X.dtype or yp.shape != (Xp.shape[0],):
+            raise CheckFailure(f"part {part}: X must be (n, {', '.join(map(str, X.shape[1:]))}) of dtype "
+                               f"{X.dtype} and y (n,); got X {Xp.shape} {Xp.dtype}, y {yp.shape}")
+        idx = [index_of.get(row.tobytes(), -1) for row in Xp.reshape(len(Xp), -1)]
+        if -1 in idx:
+            raise CheckFailure(f"part {part} holds images that are not in X: return the samples themselves, unchanged")
+        idx = np.asarray(idx, dtype=np.int64)
+        np.add.at(seen, idx, 1)
+        if len(idx) and not np.array_equal(y[idx], yp):
+            bad = int((y[idx] != yp).sum())
+            problems["labels"] = f"part {part}: {bad} of {len(idx)} labels do not belong to their images"
+        per_part.append(idx)
+    if (seen > 1).any():
+        problems["overlap"] = f"{int((seen > 1).sum())} samples appear more than once"
+    if (seen == 0).any():
+        problems["missing"] = f"{int((seen == 0).sum())} of {len(X)} samples are in no part"
+    classes, class_counts = np.unique(y, return_counts=True)
+    sizes = [len(idx) for idx in per_part]
+    slack = k - 1  # each part's whole count is within 1 of its share, the rest takes the leftovers
+    wanted = [f * len(X) for f in fractions]
+    if any(abs(s - w) >= slack * len(classes) + 1 for s, w in zip(sizes, wanted)):
+        problems["sizes"] = (f"part sizes {sizes}, expected about {[round(w, 1) for w in wanted]} "
+                             f"for fractions {tuple(fractions)}")
+    else:
+        for part, idx in enumerate(per_part):
+            got = np.array([(y[idx] == c).sum() for c in classes])
+            share = np.asarray(class_counts) * fractions[part]
+            off = np.abs(got - share)
+            if (off >= max(slack, 1)).any():
+                c = int(np.argmax(off))
+                problems["stratified"] = (f"part {part} has {int(got[c])} samples of class {classes[c]}, "
+                                          f"expected about {share[c]:.3g} ({fractions[part]:g} of {class_counts[c]})")
+                break
+    if again is not None and not all(_same_arrays(p, q) for p, q in zip(result, again)):
+        problems["repeat"] = "a second call with an identically seeded rng gave a different split"
+    return _Report(problems)
+
+
+def _call_split(fn, inputs):
+    # Copies first: the report must see the inputs as they were, whatever the function does to them.
+    original, second = _seeded(inputs), _seeded(inputs)
+    result = fn(*inputs.values())
+    again = fn(*second.values())
+    return _split_report(original, result, again)
+
+
+def _split_in_order(X, y, fractions, rng):
+    """Mistake model: cut the data in its stored order, no shuffling at all."""
+    cuts = np.cumsum([round(f * len(X)) for f in fractions[:-1]])
+    return tuple((X[p], y[p]) for p in np.split(np.arange(len(X)), cuts))
+
+
+def _split_unstratified(X, y, fractions, rng):
+    """Mistake model: one permutation of all samples, cut without regard to the classes."""
+    order = rng.permutation(len(X))
+    cuts = np.cumsum([round(f * len(X)) for f in fractions[:-1]])
+    return tuple((X[p], y[p]) for p in np.split(order, cuts))
+
+
+def _split_each_part_drawn(X, y, fractions, rng):
+    """Mistake model: each part drawn on its own with rng.choice, so parts overlap."""
+    parts = []
+    for f in fractions:
+        idx = np.concatenate([rng.choice(np.flatnonzero(y == c), round(f * (y == c).sum()), replace=False)
+                              for c in np.unique(y)])
+        parts.append((X[idx], y[idx]))
+    return tuple(parts)
+
+
+def _split_labels_apart(X, y, fractions, rng):
+    """Mistake model: a stratified split whose labels were shuffled with a second permutation."""
+    parts = _data.split(X, y, fractions, rng)
+    return tuple((Xp, yp[rng.permutation(len(yp))]) for Xp, yp in parts)
+
+
+def _split_global_random(X, y, fractions, rng):
+    """Mistake model: a stratified split drawn from NumPy's global generator instead of rng."""
+    return _data.split(X, y, fractions, np.random.default_rng(np.random.randint(2 ** 31)))
+
+
+@exercise(
+    "split_data", points=2, call=_call_split, compare=_compare_reports,
+    cases=[
+        Case("3 classes of 100, shuffled labels", make=_split_inputs([100, 100, 100], (0.6, 0.2, 0.2))),
+        Case("stored sorted by class, like mnist5k", make=_split_inputs([30] * 10, (0.8, 0.1, 0.1), sort=True)),
+        Case("classes of different sizes, colour images",
+             make=_split_inputs([40, 60, 80, 100, 120], (0.5, 0.25, 0.25), shape=(3, 2, 2))),
+        Case("2 classes of 5: each part gets 3, 1 and 1 of each",
+             make=_split_inputs([5, 5], (0.6, 0.2, 0.2), shape=(1, 1, 1))),
+        Case("labels 0, 3 and 7 only, fractions (0.7, 0.15, 0.15)",
+             make=_split_inputs([80, 70, 90], (0.7, 0.15, 0.15), classes=[0, 3, 7])),
+    ],
+    mistakes=[
+        Mistake(_SPLIT_HINTS["stratified"], _split_unstratified),
+        Mistake(_SPLIT_HINTS["overlap"], _split_each_part_drawn),
+        Mistake(_SPLIT_HINTS["labels"], _split_labels_apart),
+        Mistake(_SPLIT_HINTS["repeat"], _split_global_random),
+        Mistake(_SPLIT_HINTS["stratified"], _split_in_order),
+    ],
+    detectors=[_detector(kind, hint) for kind, hint in _SPLIT_HINTS.items()],
+)
+def _split_data(X, y, fractions, rng):
+    return _data.split(X, y, fractions, rng)
+
+
+# --- normalize ----------------------------------------------------------------------------------
+
+def _channel_mean(X):
+    return X.mean(axis=(0, 2, 3), keepdims=True)
+
+
+def _shifted(shape, shifts, dtype=np.float64):
+    """Uniform numbers with a different offset per channel, so per-channel means differ."""
+    return Draw(lambda rng: (rng.uniform(0, 1, shape) + np.asarray(shifts).reshape(1, -1, 1, 1)).astype(dtype))
+
+
+@exercise(
+    "normalize", points=1,
+    cases=[
+        Case("three channels, validation and test sets",
+             X_train=_shifted((20, 3, 4, 4), (0.0, 2.0, -1.0)), X_val=_shifted((6, 3, 4, 4), (0.5, 1.0, 0.0)),
+             X_test=_shifted((5, 3, 4, 4), (1.0, 3.0, -2.0))),
+        Case("grey float32 images, one other set", X_train=uniform(0, 1, (30, 1, 8, 8), np.float32),
+             X_val=Draw(lambda rng: rng.uniform(0.3, 1, (10, 1, 8, 8)).astype(np.float32))),
+        Case("only the training set", X_train=_shifted((8, 2, 3, 5), (1.0, -1.0))),
+        Case("worked out by hand: channel means 2 and 15",
+             X_train=np.array([[[[1.0, 3.0]], [[10.0, 20.0]]]]),
+             X_test=np.array([[[[2.0, 2.0]], [[15.0, 16.0]]]]),
+             expected=(np.array([[[[-1.0, 1.0]], [[-5.0, 5.0]]]]), np.array([[[[0.0, 0.0]], [[0.0, 1.0]]]]))),
+        Case("three other sets of different sizes", X_train=_shifted((12, 2, 5, 5), (0.0, 5.0)),
+             X_a=_shifted((3, 2, 5, 5), (1.0, 1.0)), X_b=_shifted((1, 2, 5, 5), (-1.0, 0.0)),
+             X_c=_shifted((7, 2, 5, 5), (2.0, 2.0))),
+    ],
+    mistakes=[
+        Mistake("the mean must come from X_train only: computing it on all the data lets the validation "
+                "and test images leak into training",
+                lambda X_train, *others: tuple(X - _channel_mean(np.concatenate([X_train, *others])) for X in
+                                               (X_train, *others))),
+        Mistake("one mean per channel: average over the axes (0, 2, 3) with keepdims=True, not over "
+                "every number at once",
+                lambda X_train, *others: tuple(X - X_train.mean() for X in (X_train, *others))),
+        Mistake("that subtracts the mean image (one value per pixel, axis 0); this exercise asks for one "
+                "value per channel, the mean over the axes (0, 2, 3)",
+                lambda X_train, *others: tuple(X - X_train.mean(axis=0) for X in (X_train, *others))),
+        Mistake("every array must have the mean of X_train subtracted, not its own mean",
+                lambda X_train, *others: tuple(X - _channel_mean(X) for X in (X_train, *others))),
+        Mistake("subtract the mean only; do not divide by the standard deviation",
+                lambda X_train, *others: tuple((X - _channel_mean(X_train)) / X_train.std(axis=(0, 2, 3), keepdims=True)
+                                               for X in (X_train, *others))),
+        Mistake("average over the whole training set (axes 0, 2, 3), not over each image separately",
+                lambda X_train, *others: tuple(X - X.mean(axis=(2, 3), keepdims=True) for X in (X_train, *others))),
+        Mistake("return X_train too: the result is the tuple (X_train, *others), each normalised",
+                lambda X_train, *others: tuple(X - _channel_mean(X_train) for X in others)),
+    ],
+)
+def _normalize(X_train, *others):
+    return _data.normalize(X_train, *others)
+
+
+# --- random_crop --------------------------------------------------------------------------------
+
+_CROP_HINTS = {
+    "window": "each crop must be a size x size window of its image padded with zeros on all four sides: "
+              "np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad))), then slice",
+    "edge": "pad with zeros (np.pad's default mode='constant'), not by repeating the edge pixels",
+    "channels": "cut every channel of an image at the same offset: slice [n, :, rows, cols]",
+    "same": "draw an offset for each image (e.g. rng.integers(0, hi, size=N)), not one for the whole batch",
+    "diagonal": "draw the row offset and the column offset separately; they need not be equal",
+    "unpadded": "every crop is the unpadded image: pad first, then cut the window out of the padded image",
+    "range": "offsets run from 0 to H + 2 pad - size inclusive: rng.integers(0, H + 2 * pad - size + 1) "
+             "(the upper end of integers is excluded)",
+    "repeat": "two calls with identically seeded generators gave different crops: draw every offset "
+              "from rng, not from np.random",
+}
+
+
+def _crop_inputs(shape, size, pad, dtype=np.float64):
+    def make(rng):
+        # Positive values everywhere: no window of the padded image equals another.
+        return {"x": rng.uniform(0.1, 1.0, shape).astype(dtype), "size": size, "pad": pad,
+                "rng": np.random.default_rng(int(rng.integers(2 ** 31)))}
+    return make
+
+
+def _offsets(padded, out):
+    """(N, 2) offsets at which out[n, 0] is a window of padded[n, 0], -1 where there is none,
+    and whether every channel was cut at that offset."""
+    N, _, Hp, Wp = padded.shape
+    s_h, s_w = out.shape[2:]
+    found = np.full((N, 2), -1)
+    channels_ok = True
+    for n in range(N):
+        for oy in range(Hp - s_h + 1):
+            for ox in range(Wp - s_w + 1):
+                if np.array_equal(padded[n, 0, oy:oy + s_h, ox:ox + s_w], out[n, 0]):
+                    found[n] = oy, ox
+                    channels_ok &= bool(np.array_equal(padded[n, :, oy:oy + s_h, ox:ox + s_w], out[n]))
+                    break
+            if found[n, 0] >= 0:
+                break
+    return found, channels_ok
+
+
+def _crop_report(inputs, out, again) -> _Report:
+    x, size, pad = inputs["x"], inputs["size"], inputs["pad"]
+    N, C, H, W = x.shape
+    if not hasattr(out, "shape") or not hasattr(out, "dtype"):
+        raise CheckFailure(f"random_crop must return an array; got {type(out).__name__}")
+    out = np.asarray(out)
+    if out.shape != (N, C, size, size):
+        raise CheckFailure(f"wrong shape: expected (N, C, size, size) = {(N, C, size, size)}, got {out.shape}")
+    if out.dtype != x.dtype:
+        raise CheckFailure(f"wrong dtype: expected {x.dtype} like x, got {out.dtype}")
+    problems = {}
+    zero = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    offsets, channels_ok = _offsets(zero, out)
+    if (offsets < 0).any():
+        missing = int((offsets[:, 0] < 0).sum())
+        edge_offsets, _ = _offsets(np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)), mode="edge"), out)
+        kind = "edge" if pad and (edge_offsets >= 0).all() else "window"
+        problems[kind] = f"{missing} of {N} crops are not a window of their zero-padded image"
+        return _Report(problems)
+    if not channels_ok:
+        problems["channels"] = "the channels of an image were cut at different offsets"
+    ranges = (H + 2 * pad - size + 1, W + 2 * pad - size + 1)
+    if N >= 8 and min(ranges) > 1 and (offsets == offsets[0]).all():
+        if pad and (offsets == pad).all():
+            problems["unpadded"] = "every crop equals the image without its padding"
+        else:
+            problems["same"] = f"all {N} images were cropped at the same offset {tuple(int(o) for o in offsets[0])}"
+    else:
+        if N >= 16 and min(ranges) > 1 and (offsets[:, 0] == offsets[:, 1]).all():
+            problems["diagonal"] = "every image has equal row and column offsets"
+        for axis, n_offsets in enumerate(ranges):
+            # Checked only where a right answer misses an end with probability below 1e-4.
+            if n_offsets > 1 and (1 - 1 / n_offsets) ** N < 1e-4:
+                low, high = offsets[:, axis].min(), offsets[:, axis].max()
+                if low != 0 or high != n_offsets - 1:
+                    problems["range"] = (f"{'row' if axis == 0 else 'column'} offsets span {low}..{high}, "
+                                         f"expected 0..{n_offsets - 1}")
+    if again is not None and not np.array_equal(np.asarray(again), out):
+        problems["repeat"] = "a second call with an identically seeded rng gave different crops"
+    return _Report(problems)
+
+
+def _call_crop(fn, inputs):
+    original, second = _seeded(inputs), _seeded(inputs)
+    out = fn(*inputs.values())
+    again = fn(*second.values())
+    return _crop_report(original, out, again)
+
+
+def _pad(x, pad):
+    return np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+
+
+def _crop_at(padded, oy, ox, size):
+    return np.stack([padded[n, :, oy[n]:oy[n] + size, ox[n]:ox[n] + size] for n in range(len(padded))])
+
+
+def _crop_one_offset(x, size, pad, rng):
+    padded = _pad(x, pad)
+    oy, ox = rng.integers(0, padded.shape[2] - size + 1), rng.integers(0, padded.shape[3] - size + 1)
+    return padded[:, :, oy:oy + size, ox:ox + size]
+
+
+def _crop_excluding_last(x, size, pad, rng):
+    padded = _pad(x, pad)
+    N = len(x)
+    return _crop_at(padded, rng.integers(0, padded.shape[2] - size, N), rng.integers(0, padded.shape[3] - size, N), size)
+
+
+def _crop_diagonal(x, size, pad, rng):
+    padded = _pad(x, pad)
+    o = rng.integers(0, min(padded.shape[2:]) - size + 1, len(x))
+    return _crop_at(padded, o, o, size)
+
+
+def _crop_edge_padding(x, size, pad, rng):
+    padded = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)), mode="edge")
+    N = len(x)
+    return _crop_at(padded, rng.integers(0, padded.shape[2] - size + 1, N),
+                    rng.integers(0, padded.shape[3] - size + 1, N), size)
+
+
+def _crop_no_padding(x, size, pad, rng):
+    N = len(x)
+    return _crop_at(x, rng.integers(0, x.shape[2] - size + 1, N), rng.integers(0, x.shape[3] - size + 1, N), size)
+
+
+def _crop_global_random(x, size, pad, rng):
+    return _data.random_crop(x, size, pad, np.random.default_rng(np.random.randint(2 ** 31)))
+
+
+@exercise(
+    "random_crop", points=2, call=_call_crop, compare=_compare_reports,
+    cases=[
+        Case("28 -> 28 with pad 2 in miniature: 8x8 crops of 8x8 images padded by 2",
+             make=_crop_inputs((64, 1, 8, 8), 8, 2, np.float32)),
+        Case("colour images, crops smaller than the image", make=_crop_inputs((64, 3, 6, 6), 4, 1)),
+        Case("non-square images", make=_crop_inputs((64, 2, 5, 7), 5, 2)),
+        Case("no padding: plain random crops", make=_crop_inputs((64, 1, 6, 6), 4, 0)),
+        Case("size = padded size: the only window is the whole padded image",
+             make=_crop_inputs((3, 2, 3, 3), 5, 1)),
+    ],
+    mistakes=[
+        Mistake(_CROP_HINTS["same"], _crop_one_offset),
+        Mistake(_CROP_HINTS["range"], _crop_excluding_last),
+        Mistake(_CROP_HINTS["diagonal"], _crop_diagonal),
+        Mistake(_CROP_HINTS["edge"], _crop_edge_padding),
+        Mistake(_CROP_HINTS["unpadded"], _crop_no_padding),
+        Mistake(_CROP_HINTS["repeat"], _crop_global_random),
+    ],
+    detectors=[_detector(kind, hint) for kind, hint in _CROP_HINTS.items()],
+)
+def _random_crop(x, size, pad, rng):
+    return _data.random_crop(x, size, pad, rng)
+
+
+# --- early_stopping -----------------------------------------------------------------------------
+
+def _stop_rule(val_losses, patience, improves=lambda new, best: new < best, runs_out=lambda wait, p: wait >= p,
+               result="best"):
+    """Walk the epochs like :func:`cnnlab.train.fit`; the keyword arguments make the mistake models."""
+    best = 0
+    for epoch in range(1, len(val_losses)):
+        if improves(val_losses[epoch], val_losses[best]):
+            best = epoch
+        elif runs_out(epoch - best, patience):
+            return epoch if result == "stop" else best
+    return len(val_losses) - 1 if result == "stop" else best
+
+
+@exercise(
+    "early_stopping", points=2,
+    cases=[
+        Case("worked out by hand: best 3, patience runs out at epoch 5",
+             val_losses=[0.31, 0.29, 0.30, 0.28, 0.33, 0.34, 0.27], patience=2, expected=3),
+        Case("a late improvement after the patience ran out does not count",
+             val_losses=[1.0, 0.8, 0.7, 0.75, 0.72, 0.71, 0.65, 0.6], patience=3),
+        Case("an equal loss is not an improvement", val_losses=[0.5, 0.4, 0.4, 0.4, 0.3], patience=2),
+        Case("improving every epoch: patience never runs out", val_losses=[3.0, 2.0, 1.5, 1.2, 1.1], patience=2),
+        Case("a NumPy array, patience 1", val_losses=np.array([0.9, 0.7, 0.8, 0.6]), patience=1),
+        Case("one epoch only", val_losses=[0.5], patience=3),
+        Case("worse from the start", val_losses=[0.5, 0.6, 0.7, 0.8, 0.9], patience=2),
+        Case("an improvement just in time", val_losses=[1.0, 0.9, 0.95, 0.96, 0.85, 0.9, 0.91, 0.92],
+             patience=3),
+        Case("never improving for long, patience 4",
+             val_losses=Draw(lambda rng: list(np.round(1 / np.arange(1, 21) + rng.uniform(0, 0.3, 20), 3))),
+             patience=4),
+    ],
+    mistakes=[
+        Mistake("off by one: training stops once `patience` epochs in a row brought no improvement, "
+                "i.e. when epoch - best_epoch >= patience (not >)",
+                lambda val_losses, patience: _stop_rule(val_losses, patience, runs_out=lambda w, p: w > p)),
+        Mistake("off by one: wait until `patience` epochs without improvement have passed "
+                "(epoch - best_epoch >= patience), not patience - 1",
+                lambda val_losses, patience: _stop_rule(val_losses, patience, runs_out=lambda w, p: w >= p - 1)),
+        Mistake("return the index of the best epoch (whose weights are restored), not the epoch at which "
+                "training stopped",
+                lambda val_losses, patience: _stop_rule(val_losses, patience, result="stop")),
+        Mistake("an equal loss is not an improvement: compare with <, not <=",
+                lambda val_losses, patience: _stop_rule(val_losses, patience, improves=lambda n, b: n <= b)),
+        Mistake("training stops when the patience runs out: the best epoch after that point does not count "
+                "(you returned the best over all epochs)",
+                lambda val_losses, patience: int(np.argmin(val_losses))),
+        Mistake("lower validation loss is better: track the minimum, not the maximum",
+                lambda val_losses, patience: _stop_rule(val_losses, patience, improves=lambda n, b: n > b)),
+        Mistake("epochs are counted from 0: return a 0-based index",
+                lambda val_losses, patience: _stop_rule(val_losses, patience) + 1),
+    ],
+)
+def _early_stopping(val_losses, patience):
+    return _stop_rule(val_losses, patience)
+
+
+# --- train_cnn ----------------------------------------------------------------------------------
+
+#: The accuracy on MNIST test images that ``train_cnn`` asks for. The lesson's solution (the
+#: network of ``training_knobs.cnn()``) reaches 0.915 in fast mode (4,000 training images, one
+#: epoch, 1,000 test images), a one-convolution network 0.939; a linear classifier gets 0.870.
+#: The mark leaves a margin of 3.5 points below the solution.
+PASS_MARK = 0.88
+
+#: Training images, epochs and test images of the check, in fast mode and otherwise.
+CHECK_SIZES = {True: (4000, 1, 1000), False: (12000, 2, 10000)}
+_CHECK_RECIPE = _knobs.RECIPE.replace(batch_size=32, step_size=0, patience=0, crop_pad=0)
+_CHECK_DATA = {}
+
+
+def _check_data(fast: bool):
+    """((X_train, y_train), (X_test, y_test)) for the check, normalised with the training mean."""
+    if fast not in _CHECK_DATA:
+        n_train, _, n_test = CHECK_SIZES[fast]
+        X, y = _data.load("mnist", split="train")
+        X_test, y_test = _data.load("mnist", split="test")
+        X, y, X_test, y_test = X[:n_train], y[:n_train], X_test[:n_test], y_test[:n_test]
+        X, X_test = _data.normalize(X, X_test)
+        _CHECK_DATA[fast] = ((X, y), (X_test, y_test))
+    return _CHECK_DATA[fast]
+
+
+def _build_seeded(build_model):
+    """Call build_model with cnnlab's generator seeded, so its initial weights (and dropout
+    masks drawn from the shared generator) repeat; the student's generator is put back after."""
+    saved = backend.rng()
+    backend.seed(0)
+    try:
+        model = build_model()
+    except Exception:
+        backend._rng = saved
+        raise
+    if not isinstance(model, nn.Module):
+        backend._rng = saved
+        kind = type(model).__name__
+        raise CheckFailure(f"build_model must return the network, a cnnlab.nn.Module such as "
+                           f"cl.nn.Sequential(...); got {kind}" + (
+                               " (wrap the layers in cl.nn.Sequential(*layers))" if kind in ("list", "tuple") else ""))
+    return model, saved
+
+
+def _scores_shape(model, X):
+    model.eval()
+    try:
+        out = model(backend.asarray(X[:2]))
+    finally:
+        model.train()
+    return tuple(int(d) for d in out.shape)
+
+
+def _call_train(fn, inputs):
+    fast = _knobs.fast_mode()
+    (X, y), (X_test, y_test) = _check_data(fast)
+    model, saved = _build_seeded(fn)
+    try:
+        shape = _scores_shape(model, X)
+        if inputs["stage"] == "shape":
+            return shape
+        if shape != (2, 10):
+            raise CheckFailure(f"not trained: the scores must have shape (B, 10) first; got {shape} for B = 2")
+        n_train, epochs, n_test = CHECK_SIZES[fast]
+        _knobs.fit_recipe(model, (X, y), None, _CHECK_RECIPE.replace(epochs=epochs), rng=0)
+        _, accuracy = _train.evaluate(model, X_test, y_test)
+    finally:
+        backend._rng = saved
+    print(f"  trained {epochs} epoch(s) on {n_train:,} MNIST images: accuracy {accuracy:.3f} "
+          f"on {n_test:,} test images (pass mark {PASS_MARK})")
+    return round(accuracy, 4)
+
+
+def _compare_train(expected, got):
+    if isinstance(expected, tuple) or isinstance(got, tuple):
+        return difference(expected, got)
+    if got < expected:
+        return (f"test accuracy {got:.3f} is below the pass mark {expected}: check that every layer is "
+                f"followed by what it needs (a ReLU after each convolution) and compare with the lesson's network")
+    return None
+
+
+def _linear_mismatch(inputs, got, expected):
+    if isinstance(got, ValueError) and "Linear" in str(got) and "must have shape" in str(got):
+        return ("the in_features of the Linear layer must equal channels x height x width of what reaches it: "
+                "each 2x2 pool halves 28 (28 -> 14 -> 7), so 16 channels of 7x7 give 16 * 7 * 7 = 784")
+    return None
+
+
+def _dtype_mismatch(inputs, got, expected):
+    if isinstance(got, TypeError) and "dtype" in str(got):
+        return "build the layers in float32 (the default): the images are float32"
+    return None
+
+
+register(Exercise(
+    "train_cnn", points=3, call=_call_train, compare=_compare_train,
+    cases=[
+        Case(label="the network maps a batch (2, 1, 28, 28) to scores (2, 10)", stage="shape", expected=(2, 10)),
+        Case(label=f"trained with the fixed recipe, accuracy on MNIST test images of at least {PASS_MARK}",
+             stage="train", expected=PASS_MARK),
+    ],
+    mistakes=[
+        Mistake("the network must end with a layer that gives one score per class: "
+                "cl.nn.Linear(in_features, 10) after Flatten",
+                lambda: nn.Sequential(nn.Conv2d(1, 8, 3, pad=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten())),
+        Mistake("scores must be a (B, 10) matrix: flatten the (B, 10, 1, 1) output of a final "
+                "convolution with cl.nn.Flatten()",
+                lambda: nn.Sequential(nn.Conv2d(1, 8, 3, pad=1), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(8, 10, 14))),
+    ],
+    detectors=[_linear_mismatch, _dtype_mismatch],
+))

@@ -1,0 +1,274 @@
+"""Lesson 12's helpers: the recipe, the learning-rate sweep, activation statistics, the most
+confused examples, the knobs widget and its glue."""
+
+import dataclasses
+import math
+
+import numpy as np
+import pytest
+
+import cnnlab as cl
+from cnnlab.train import History
+from cnnlab.widgets import training_knobs as knobs
+
+
+@pytest.fixture(scope="module")
+def digits():
+    """digits8x8, split and mean-subtracted: a problem small enough to train in a second."""
+    X, y = cl.data.load("digits8x8")
+    (Xtr, ytr), (Xva, yva) = cl.data.split(X, y, (0.75, 0.25), rng=0)
+    Xtr, Xva = cl.data.normalize(Xtr, Xva)
+    return (Xtr, ytr), (Xva, yva)
+
+
+# --- fast mode and the recipe -------------------------------------------------------------------
+
+@pytest.mark.parametrize("value, fast", [("1", True), ("yes", True), ("", False), ("0", False), (None, False)])
+def test_fast_mode_reads_the_environment(monkeypatch, value, fast):
+    if value is None:
+        monkeypatch.delenv("CNNLAB_FAST", raising=False)
+    else:
+        monkeypatch.setenv("CNNLAB_FAST", value)
+    assert knobs.fast_mode() is fast
+    assert knobs.recipe().epochs == (1 if fast else knobs.RECIPE.epochs)
+
+
+def test_recipe_replace_keeps_the_other_fields():
+    changed = knobs.RECIPE.replace(epochs=1, lr=0.1)
+    assert (changed.epochs, changed.lr, changed.momentum) == (1, 0.1, knobs.RECIPE.momentum)
+    assert knobs.RECIPE.epochs == 5  # frozen: the original is untouched
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        knobs.RECIPE.lr = 1.0
+
+
+# --- the network ----------------------------------------------------------------------------------
+
+def test_cnn_layers_and_shapes():
+    model = knobs.cnn((8, 16), keep=0.75, rng=0)
+    kinds = [type(layer).__name__ for layer in model]
+    assert kinds == ["Conv2d", "ReLU", "MaxPool2d", "Conv2d", "ReLU", "MaxPool2d", "Flatten", "Dropout", "Linear"]
+    assert model[-1].in_features == 16 * 7 * 7
+    # 8 * 1 * 9 + 8 + 16 * 8 * 9 + 16 + 784 * 10 + 10 parameters, counted by hand
+    assert model.num_parameters() == 80 + 1168 + 7850
+    scores = model(np.zeros((3, 1, 28, 28), np.float32))
+    assert scores.shape == (3, 10) and scores.dtype == np.float32
+
+
+def test_cnn_without_dropout_and_other_sizes():
+    model = knobs.cnn((4,), keep=1.0, image_size=8, n_classes=3, rng=1)
+    assert not any(isinstance(layer, cl.nn.Dropout) for layer in model)
+    assert model[-1].in_features == 4 * 4 * 4 and model[-1].out_features == 3
+    odd = knobs.cnn((2, 2, 2), image_size=28)  # 28 -> 14 -> 7 -> 3 (the pool drops the last row)
+    assert odd[-1].in_features == 2 * 3 * 3
+
+
+def test_cnn_is_repeatable_with_a_seed():
+    a, b = knobs.cnn(rng=5), knobs.cnn(rng=5)
+    assert all(np.array_equal(p.data, q.data) for p, q in zip(a.parameters(), b.parameters()))
+    c = knobs.cnn(rng=6)
+    assert not np.array_equal(a.parameters()[0].data, c.parameters()[0].data)
+
+
+def test_cnn_bad_arguments_name_themselves():
+    with pytest.raises(ValueError, match="widths"):
+        knobs.cnn(())
+    with pytest.raises(ValueError, match="widths"):
+        knobs.cnn((8, 0))
+    with pytest.raises(ValueError, match="keep"):
+        knobs.cnn(keep=0.0)
+    with pytest.raises(ValueError, match="image_size 3 is too small"):
+        knobs.cnn((4, 4), image_size=3)
+
+
+# --- training with the recipe ---------------------------------------------------------------------
+
+def test_fit_recipe_learns_and_decays_the_rate(digits):
+    train, val = digits
+    model = knobs.cnn((8,), image_size=8, rng=0)
+    small = knobs.RECIPE.replace(epochs=3, step_size=1, gamma=0.5, crop_pad=1, patience=0)
+    history = knobs.fit_recipe(model, train, val, small, rng=0)
+    assert history.lr == [0.05, 0.025, 0.0125]
+    assert history.train_loss[-1] < history.train_loss[0]
+    assert history.val_acc[-1] > 0.8
+
+
+def test_fit_recipe_stops_early_only_with_validation_data(digits):
+    train, val = digits
+    history = knobs.fit_recipe(knobs.cnn((4,), image_size=8, rng=0), train, None,
+                               knobs.RECIPE.replace(epochs=1), rng=0)
+    assert history.val_loss == [] and history.best_epoch is None
+    with pytest.raises(TypeError, match="recipe"):
+        knobs.fit_recipe(knobs.cnn((4,), image_size=8), train, val, {"lr": 0.1})
+
+
+def test_capstone_data_in_fast_mode():
+    data = knobs.capstone_data(fast=True)
+    assert [part[0].shape[0] for part in data[:3]] == list(knobs.FAST_SIZES)
+    assert data.train[0].dtype == np.float32 and data.train[1].dtype == np.int64
+    # the training part has mean 0 (its own mean was subtracted) and the stored mean is MNIST's
+    assert abs(float(data.train[0].mean(dtype=np.float64))) < 1e-4
+    assert 0.12 < float(data.mean.ravel()[0]) < 0.14
+    # every digit is in the validation part
+    assert set(np.unique(data.val[1])) == set(range(10))
+
+
+# --- the learning-rate sweep -----------------------------------------------------------------------
+
+def test_lr_sweep_same_start_and_a_divergence(digits):
+    train, _ = digits
+    lrs = [0.01, 0.01, 0.1, 1e4]
+    losses = knobs.lr_sweep(lambda rng: knobs.cnn((4,), keep=1.0, image_size=8, rng=rng), train, lrs, steps=8,
+                            batch_size=32)
+    assert losses.shape == (4,)
+    assert losses[0] == losses[1]            # the same start and batches: the same run
+    assert losses[2] < losses[0]             # a larger (sane) step learns faster in 8 steps
+    assert losses[3] == np.inf or losses[3] > 10 * losses[2]   # 1e4 blows up
+
+
+def test_lr_sweep_bad_arguments(digits):
+    train, _ = digits
+    def make(rng):
+        return knobs.cnn((4,), image_size=8, rng=rng)
+
+    with pytest.raises(ValueError, match="lrs"):
+        knobs.lr_sweep(make, train, [0.1, -1.0])
+    with pytest.raises(ValueError, match="lrs"):
+        knobs.lr_sweep(make, train, [])
+    with pytest.raises(ValueError, match="steps"):
+        knobs.lr_sweep(make, train, [0.1], steps=0)
+
+
+def test_sweep_figure_uses_log_axes_and_marks_divergence():
+    fig = knobs.sweep_figure([1e-3, 1e-2, 1e-1, 1.0], [2.0, 1.0, 0.5, np.inf], chosen=0.1)
+    ax = fig.axes[0]
+    assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
+    labels = [line.get_label() for line in ax.get_lines()]
+    assert "diverged (NaN)" in labels and "chosen lr = 0.1" in labels
+    with pytest.raises(ValueError, match="lrs and losses"):
+        knobs.sweep_figure([1.0, 2.0], [1.0])
+
+
+# --- initialisation ---------------------------------------------------------------------------------
+
+def test_activation_std_by_hand():
+    model = cl.nn.Sequential(cl.nn.ReLU(), cl.nn.Flatten())
+    x = np.array([[[[-1.0, 1.0]]]])                  # ReLU -> [0, 1]: std 0.5
+    assert knobs.activation_std(model, x) == [0.5, 0.5]
+    assert model.training                            # the mode is put back
+
+
+def test_activation_std_skips_dropout_and_checks_its_argument():
+    model = cl.nn.Sequential(cl.nn.Dropout(0.5))
+    x = np.ones((4, 10), np.float32)
+    assert knobs.activation_std(model, x) == [0.0]   # evaluation mode: identity, all ones
+    with pytest.raises(TypeError, match="model"):
+        knobs.activation_std(cl.nn.ReLU(), x)
+
+
+def test_init_figure_has_a_line_per_initialisation():
+    fig = knobs.init_figure({"He": [1.0, 0.9], "tiny": [0.01, 1e-4]}, names=["conv", "relu"])
+    assert len(fig.axes[0].get_lines()) == 2 and fig.axes[0].get_yscale() == "log"
+
+
+# --- the most confused examples ---------------------------------------------------------------------
+
+def test_most_confused_by_hand():
+    scores = np.array([[5.0, 0.0, 0.0],    # right (class 0)
+                       [0.0, 3.0, 0.0],    # wrong: says 1, truth 2
+                       [0.0, 0.0, 1.0],    # wrong: says 2, truth 0
+                       [9.0, 0.0, 0.0]])   # wrong: says 0, truth 1, very sure
+    y = np.array([0, 2, 0, 1])
+    index, predicted, confidence = knobs.most_confused(scores, y, k=2)
+    assert index.tolist() == [3, 1] and predicted.tolist() == [0, 1]
+    assert confidence[0] == pytest.approx(math.exp(9) / (math.exp(9) + 2))
+    assert confidence[1] == pytest.approx(math.exp(3) / (math.exp(3) + 2))
+    assert knobs.most_confused(scores, y, k=10)[0].tolist() == [3, 1, 2]
+
+
+def test_most_confused_checks_its_arguments():
+    with pytest.raises(ValueError, match="scores"):
+        knobs.most_confused(np.zeros(3), np.zeros(3, int))
+    with pytest.raises(ValueError, match="y"):
+        knobs.most_confused(np.zeros((2, 3)), np.array([0, 3]))
+
+
+# --- the widget's computations -------------------------------------------------------------------
+
+def test_small_data_is_stratified_cached_and_checked():
+    (Xtr, ytr), (Xva, yva) = knobs.small_data(200, 50)
+    assert Xtr.shape == (200, 1, 28, 28) and Xva.shape == (50, 1, 28, 28)
+    assert np.bincount(ytr).tolist() == [20] * 10 and np.bincount(yva).tolist() == [5] * 10
+    assert knobs.small_data(200, 50)[0][0] is Xtr
+    with pytest.raises(ValueError, match="n_train"):
+        knobs.small_data(4990, 20)
+    with pytest.raises(ValueError, match="n_val"):
+        knobs.small_data(100, 5)
+
+
+def _history(train_loss, train_acc, val_loss, val_acc):
+    return History(train_loss=train_loss, train_acc=train_acc, val_loss=val_loss, val_acc=val_acc)
+
+
+@pytest.mark.parametrize("history, words", [
+    (None, "no run yet"),
+    (_history([7.0], [0.1], [2.5], [0.1]), "worse than guessing"),
+    (_history([2.0], [0.3], [1.9], [0.35]), "learning slowly"),
+    (_history([0.5, 0.2], [0.9, 0.97], [0.3, 0.45], [0.9, 0.88]), "went up again"),
+    (_history([0.1], [0.99], [0.4], [0.9]), "overfitting"),
+    (_history([0.6], [0.8], [0.3], [0.9]), "validation above training"),
+    (_history([0.3], [0.92], [0.3], [0.92]), "agree"),
+])
+def test_verdict_names_the_situation(history, words):
+    assert words in knobs.verdict(history)
+
+
+def test_train_small_runs_and_is_repeatable():
+    first, error = knobs.train_small(epochs=1, n_train=200, n_val=50)
+    again, _ = knobs.train_small(epochs=1, n_train=200, n_val=50)
+    assert error is None and first.epochs == 1 and first.train_loss == again.train_loss
+
+
+# --- the widget glue --------------------------------------------------------------------------------
+
+def test_explorer_moves_and_trains():
+    box = knobs.explorer(n_train=200, n_val=50, epochs=1, train_now=False)
+    assert set(box.controls) == {"lr", "momentum", "weight_decay", "keep", "epochs", "augment"}
+    assert box.image.value == b""
+    before = box.text.value
+    box.controls["lr"].value = 0.1              # a knob moved: the status line follows at once
+    assert box.text.value != before and "lr 0.1" in box.text.value and "press" in box.text.value
+    box.button.click()                          # Train: curves and a verdict appear
+    assert box.image.value[:4] == b"\x89PNG"
+    assert "validation accuracy" in box.text.value and "press" not in box.text.value
+    drawn = box.image.value
+    box.controls["keep"].value = 0.5
+    assert "press" in box.text.value            # stale until trained again
+    box.button.click()
+    assert box.image.value != drawn and not box.button.disabled
+
+
+def test_explorer_trains_at_once_when_asked():
+    box = knobs.explorer(n_train=200, n_val=50, epochs=1)
+    assert box.image.value[:4] == b"\x89PNG" and "validation accuracy" in box.text.value
+
+
+# --- cross-validation folds -------------------------------------------------------------------------
+
+def test_fold_roles_move_the_validation_fold_only():
+    rounds = knobs.fold_roles(4, test_fraction=0.2)
+    assert len(rounds) == 4
+    for r, parts in enumerate(rounds):
+        roles = [role for _, _, role in parts]
+        assert roles == ["val" if i == r else "train" for i in range(4)] + ["test"]
+        assert sum(width for _, width, _ in parts) == pytest.approx(1.0)
+        assert parts[-1][:2] == pytest.approx((0.8, 0.2))
+    assert rounds[1][1][:2] == pytest.approx((0.2, 0.2))
+    with pytest.raises(ValueError, match="k"):
+        knobs.fold_roles(1)
+    with pytest.raises(ValueError, match="test_fraction"):
+        knobs.fold_roles(3, test_fraction=1.5)
+
+
+def test_folds_figure_draws_a_bar_per_part():
+    fig = knobs.folds_figure(3)
+    assert len(fig.axes[0].patches) == 3 * 4
