@@ -34,19 +34,11 @@ import time
 from pathlib import Path
 
 
-def _preset_threads(argv):
-    """Apply --threads to NumPy's BLAS: OpenBLAS reads its thread count once, when NumPy is
-    imported, so this runs before the import (an explicit OPENBLAS_NUM_THREADS wins)."""
-    for i, arg in enumerate(argv):
-        value = arg.split("=", 1)[1] if arg.startswith("--threads=") else (
-            argv[i + 1] if arg == "--threads" and i + 1 < len(argv) else None)
-        if value is not None and value.isdigit():
-            for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-                os.environ.setdefault(var, value)
-
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _machine import load_average, preset_threads  # noqa: E402  (no NumPy inside)
 
 if __name__ == "__main__":
-    _preset_threads(sys.argv[1:])
+    preset_threads(sys.argv[1:])
 
 import numpy as np  # noqa: E402
 
@@ -371,7 +363,8 @@ def parse_args(argv=None):
 
 def _load():
     """The 1-minute load average: other processes on the machine skew every timing."""
-    return round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None
+    loads = load_average()
+    return loads[0] if loads else None
 
 
 def main(argv=None):
