@@ -4,7 +4,7 @@
 
     cnnlab build [--execute] [--student DIR] [LESSON ...]
     cnnlab validate
-    cnnlab grade SUBMISSION ... --out DIR [--jobs N] [--timeout S] [--memory MB]
+    cnnlab grade SUBMISSION ... --out DIR [--jobs N] [--timeout S] [--memory MB] [--full]
 
 Every command takes ``--root DIR`` (default: the nearest folder upwards from here holding
 ``solutions/`` or cnnlab's ``pyproject.toml``). Exit status: 0 done, 1 problems found (validate,
@@ -70,6 +70,9 @@ def parser() -> argparse.ArgumentParser:
                    help=f"seconds per cell (default {DEFAULT_TIMEOUT})")
     g.add_argument("--memory", type=_non_negative_int, default=DEFAULT_MEMORY,
                    help=f"address-space limit per kernel in MB; 0: none (default {DEFAULT_MEMORY})")
+    g.add_argument("--full", action="store_true",
+                   help="run the lessons in full mode; by default CNNLAB_FAST=1, as in CI, so the capstone "
+                        "trains on a subset for one epoch (its full run takes minutes per submission)")
     return top
 
 
@@ -118,7 +121,7 @@ def run_validate(args) -> int:
 
 def run_grade(args) -> int:
     subs = grade(args.submissions, _root(args), args.out, jobs=args.jobs, timeout=args.timeout,
-                 memory_mb=args.memory)
+                 memory_mb=args.memory, fast=not args.full)
     for sub in subs:
         score = f"{sub.total:g}/{sub.max:g}" if sub.lesson else "-"
         print(f"{sub.file}: {sub.lesson or '?'} {score} {sub.status}" + (f" ({sub.reason})" if sub.reason else ""))

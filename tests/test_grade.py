@@ -301,3 +301,21 @@ def test_memory_limit_setup_code_caps_the_address_space():
 def test_grader_compares_with_the_built_student_notebook(course_obj):
     # the grader's idea of an unedited cell is what cnnlab build wrote
     assert nbk.dumps(course_obj.students[kit.LESSON]) == (course_obj.root / kit.STUDENT).read_text()
+
+
+# --- fast and full mode -------------------------------------------------------------------------
+
+def test_lessons_are_graded_in_fast_mode_unless_full_is_asked_for(tmp_path):
+    root = kit.make_course(tmp_path)
+    # Right only where CNNLAB_FAST=1 reaches the kernel, so the score shows which mode ran.
+    fast_only = ("def double(x):\n    import os\n"
+                 "    return 2 * x if os.environ.get('CNNLAB_FAST') == '1' else x")
+    path = tmp_path / "sub.ipynb"
+    kit.save(path, kit.solved(kit.load(root / kit.STUDENT), double_solution=fast_only))
+    totals = {}
+    for mode, extra in [("default", []), ("full", ["--full"])]:
+        out = tmp_path / mode
+        with contextlib.redirect_stdout(io.StringIO()):
+            assert main(["grade", "--root", str(root), "--out", str(out), "--timeout", "10", *extra, str(path)]) == 0
+        totals[mode] = json.loads((out / "sub.json").read_text())["exercises"]["fx_double"]["score"]
+    assert totals == {"default": 2, "full": 0}

@@ -11,7 +11,9 @@ folder):
    cells with their hidden tests), re-inserting deleted ones at their source position; solution
    cells and the student's own cells are kept (a deleted solution cell becomes the stub again);
 4. **run** it cell by cell in a fresh kernel (working folder: the temporary folder, holding a
-   copy of the course's ``data/``), after a first injected cell that caps the kernel's
+   copy of the course's ``data/``; ``CNNLAB_FAST=1`` unless ``fast=False``, because the checks'
+   pass marks are set in fast mode and the capstone's full training would outlast any sensible
+   cell timeout; one BLAS thread, so parallel jobs do not fight over cores), after a first injected cell that caps the kernel's
    address space (``RLIMIT_AS``) and keeps it alive through ``exit()``; before each graded cell
    an injected cell re-imports ``cnnlab`` and ``cnnlab.grading`` from disk and rebinds ``cl``
    (and ``check``), so a redefined or patched check earns nothing. A cell past the timeout or a
@@ -308,10 +310,10 @@ def _reason(result: CellResult, found: leaks.Secrets) -> str:
 
 
 def _execute(steps: list[Step], sub: Submission, course: Course, lesson: str, workdir: Path,
-             timeout: float, memory_mb: int) -> list[str]:
+             timeout: float, memory_mb: int, fast: bool) -> list[str]:
     """Run the steps, scoring ``sub.exercises``; returns what went wrong with the run itself."""
     results = {e.grade_id: e for e in sub.exercises}
-    env = kernel_env(course.root, threads=1)
+    env = kernel_env(course.root, fast=fast, threads=1)
     if (course.root / "data").is_dir():
         # A copy, so that a notebook writing into data/ cannot change the course's files.
         shutil.copytree(course.root / "data", workdir / "data")
@@ -346,7 +348,7 @@ def _finish(sub: Submission, trouble: list[str]) -> None:
 
 
 def grade_file(path, course: Course, timeout: float = DEFAULT_TIMEOUT,
-               memory_mb: int = DEFAULT_MEMORY) -> Submission:
+               memory_mb: int = DEFAULT_MEMORY, fast: bool = True) -> Submission:
     """Grade one submission (see the module docstring). Never raises for a bad submission."""
     sub = Submission(file=str(path))
     try:
@@ -367,7 +369,7 @@ def grade_file(path, course: Course, timeout: float = DEFAULT_TIMEOUT,
                              for c in source.cells if nbk.is_grade(c)]
             steps, repaired = restore(nb, source, student)
             sub.events += repaired
-            trouble = _execute(steps, sub, course, sub.lesson, workdir, timeout, memory_mb)
+            trouble = _execute(steps, sub, course, sub.lesson, workdir, timeout, memory_mb, fast)
         except GradeError as err:
             sub.status, sub.reason = "error", str(err)
             return sub
@@ -412,9 +414,10 @@ def _cell(value) -> str:
 
 
 def grade(paths, root, out, jobs: int = 1, timeout: float = DEFAULT_TIMEOUT,
-          memory_mb: int = DEFAULT_MEMORY) -> list[Submission]:
+          memory_mb: int = DEFAULT_MEMORY, fast: bool = True) -> list[Submission]:
     """Grade ``paths`` against the course at ``root``; write ``out/<name>.json`` and
-    ``out/grades.csv``. ``jobs`` > 1 grades that many submissions at once (one kernel each)."""
+    ``out/grades.csv``. ``jobs`` > 1 grades that many submissions at once (one kernel each);
+    ``fast=False`` runs the lessons in full mode (``CNNLAB_FAST`` unset in the kernels)."""
     course = Course(root)
     if not course.sources:
         raise CourseError(f"no lessons in {course.root / 'solutions'}: nothing to grade against")
@@ -422,10 +425,10 @@ def grade(paths, root, out, jobs: int = 1, timeout: float = DEFAULT_TIMEOUT,
     if jobs > 1 and len(paths) > 1:
         # Threads suffice: each drives its own kernel process and mostly waits for it.
         with ThreadPoolExecutor(max_workers=jobs) as pool:
-            futures = [pool.submit(grade_file, p, course, timeout, memory_mb) for p in paths]
+            futures = [pool.submit(grade_file, p, course, timeout, memory_mb, fast) for p in paths]
             subs = [_collect(f, p) for f, p in zip(futures, paths)]
     else:
-        subs = [grade_file(p, course, timeout, memory_mb) for p in paths]
+        subs = [grade_file(p, course, timeout, memory_mb, fast) for p in paths]
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     for sub, name in zip(subs, _json_names(paths)):
