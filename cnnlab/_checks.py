@@ -77,11 +77,26 @@ def real(value, name: str, low: float | None = None, high: float | None = None,
     return value
 
 
-def labels(y, name: str, n_samples: int, n_classes: int):
-    """Check integer class labels: shape (n_samples,), values in 0..n_classes-1."""
+def _integer_labels(y, name: str) -> None:
+    """Check that y is a 1-D array of integer class labels."""
     array(y, name, ndim=1, layout="(N,)")
     if y.dtype.kind not in "iu":
         raise TypeError(f"{name} must hold integer class labels; got dtype {y.dtype}")
+
+
+def samples(X, y, x_name: str = "X", y_name: str = "y"):
+    """Check (N, ...) samples X and their (N,) integer class labels y; return them."""
+    array(X, x_name)
+    _integer_labels(y, y_name)
+    if y.shape[0] != X.shape[0]:
+        raise ValueError(f"{y_name} must have one label per sample of {x_name}, shape ({X.shape[0]},); "
+                         f"got {tuple(y.shape)}")
+    return X, y
+
+
+def labels(y, name: str, n_samples: int, n_classes: int):
+    """Check integer class labels: shape (n_samples,), values in 0..n_classes-1."""
+    _integer_labels(y, name)
     if y.shape[0] != n_samples:
         raise ValueError(f"{name} must have one label per sample, shape ({n_samples},); got {tuple(y.shape)}")
     if y.size:

@@ -201,12 +201,7 @@ def split(X, y, fractions=(0.8, 0.1, 0.1), rng=None):
     Returns:
         One ``(X_part, y_part)`` pair per fraction, e.g. ``((Xtr, ytr), (Xva, yva), (Xte, yte))``.
     """
-    _checks.array(X, "X")
-    _checks.array(y, "y", ndim=1, layout="(N,)")
-    if y.dtype.kind not in "iu":
-        raise TypeError(f"y must hold integer class labels; got dtype {y.dtype}")
-    if y.shape[0] != X.shape[0]:
-        raise ValueError(f"y must have one label per sample of X, shape ({X.shape[0]},); got {tuple(y.shape)}")
+    _checks.samples(X, y)
     fractions = _fractions(fractions)
     gen = backend.as_generator(rng)
     labels = backend.asnumpy(y)

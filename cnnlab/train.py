@@ -87,14 +87,7 @@ class History:
 
 def _samples(X, y, x_name: str, y_name: str):
     """Check (N, ...) samples X and (N,) integer labels y; return them."""
-    _checks.array(X, x_name)
-    _checks.array(y, y_name, ndim=1, layout="(N,)")
-    if y.dtype.kind not in "iu":
-        raise TypeError(f"{y_name} must hold integer class labels; got dtype {y.dtype}")
-    if X.shape[0] != y.shape[0]:
-        raise ValueError(
-            f"{y_name} must have one label per sample of {x_name}, shape ({X.shape[0]},); got {tuple(y.shape)}"
-        )
+    _checks.samples(X, y, x_name, y_name)
     if X.shape[0] == 0:
         raise ValueError(f"{x_name} must hold at least one sample; got shape {tuple(X.shape)}")
     return X, y

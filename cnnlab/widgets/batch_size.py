@@ -38,16 +38,6 @@ BATCH_SIZES = (1, 2, 4, 8, 16, 32, 64)
 
 # --- the noise of a minibatch gradient on a real model -------------------------------------------
 
-def _samples(X, y) -> None:
-    """Check (N, ...) inputs and (N,) integer labels (the loss checks the class range)."""
-    _checks.array(X, "X")
-    _checks.array(y, "y", ndim=1, layout="(N,)")
-    if y.dtype.kind not in "iu":
-        raise TypeError(f"y must hold integer class labels; got dtype {y.dtype}")
-    if y.shape[0] != X.shape[0]:
-        raise ValueError(f"y must have one label per sample of X, shape ({X.shape[0]},); got {tuple(y.shape)}")
-
-
 def flat_gradient(model, X, y, loss_fn=softmax_cross_entropy) -> np.ndarray:
     """The gradient of the mean loss over ``(X, y)`` with respect to every parameter, as one vector.
 
@@ -60,7 +50,7 @@ def flat_gradient(model, X, y, loss_fn=softmax_cross_entropy) -> np.ndarray:
         (P,) float64 NumPy array, P = ``model.num_parameters()``, parameters in
         ``model.parameters()`` order. The model's ``.grad`` arrays are overwritten.
     """
-    _samples(X, y)
+    _checks.samples(X, y)  # the loss checks the class range
     scores = model(X)
     _, dscores = loss_fn(scores, y)
     model.zero_grad()
@@ -74,7 +64,7 @@ def per_sample_gradients(model, X, y, loss_fn=softmax_cross_entropy) -> np.ndarr
     Returns:
         (N, P) float64 array. Their mean over the rows is the full-batch gradient.
     """
-    _samples(X, y)
+    _checks.samples(X, y)
     return np.stack([flat_gradient(model, X[n:n + 1], y[n:n + 1], loss_fn) for n in range(X.shape[0])])
 
 
@@ -105,7 +95,7 @@ def gradient_variance(model, X, y, batch_sizes, draws: int = 100, rng=None,
         ``sigma2 / B`` and ``theory_exact`` (K,) = ``sigma2 / B * (N - B) / (N - 1)``, the exact
         value for sampling without replacement, and ``full_norm2`` = ``||g||^2``.
     """
-    _samples(X, y)
+    _checks.samples(X, y)
     n = X.shape[0]
     sizes = np.array([_checks.integer(b, "batch_sizes", minimum=1) for b in batch_sizes], dtype=np.int64)
     if sizes.size == 0 or sizes.max() > n:
