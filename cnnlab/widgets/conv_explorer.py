@@ -277,7 +277,29 @@ def draw_window_steps(n: int, k: int, stride: int = 1, pad: int = 0, max_panels:
 # --- the widget -----------------------------------------------------------------------------
 
 
-class ConvExplorer:
+class _WindowExplorer:
+    """What the convolution and pooling explorers share: a ``window`` slider, picking the window
+    to highlight, whose range follows the other sliders; subclasses define ``_redraw``."""
+
+    _quiet = False  # True while the window slider's range changes
+
+    def _set_window_count(self, count: int, disabled: bool = False) -> None:
+        """Let the window slider pick one of ``count`` windows (at least one), then redraw once."""
+        # Changing max may clamp value, which calls _on_window; hold that redraw until the end.
+        self._quiet = True
+        try:
+            self.window.max = max(count, 1) - 1
+            self.window.disabled = disabled
+        finally:
+            self._quiet = False
+        self._redraw()
+
+    def _on_window(self, change=None) -> None:
+        if not self._quiet:
+            self._redraw()
+
+
+class ConvExplorer(_WindowExplorer):
     """Sliders for input size, kernel, stride and padding; a figure and a text that follow them.
 
     Attributes (for tests and for reuse in other layouts):
@@ -294,7 +316,6 @@ class ConvExplorer:
         n, k, stride, pad = _validated(n, k, stride, pad)
         max_n = _checks.integer(max_n, "max_n", minimum=n)
         style = {"description_width": "110px"}
-        self._quiet = False
 
         def slider(value, low, high, label):
             return w.IntSlider(value=value, min=low, max=high, description=label, style=style,
@@ -323,19 +344,7 @@ class ConvExplorer:
 
     def _on_geometry(self, change=None) -> None:
         a = self.arithmetic
-        count = a.out * a.out if a.fits else 1
-        # Changing max may clamp value, which calls _on_window; hold that redraw until the end.
-        self._quiet = True
-        try:
-            self.window.max = count - 1
-            self.window.disabled = not a.fits
-        finally:
-            self._quiet = False
-        self._redraw()
-
-    def _on_window(self, change=None) -> None:
-        if not self._quiet:
-            self._redraw()
+        self._set_window_count(a.out * a.out if a.fits else 1, disabled=not a.fits)
 
     def _redraw(self) -> None:
         a = self.arithmetic

@@ -27,7 +27,7 @@ from matplotlib.figure import Figure
 
 from .. import _checks, backend
 from ..pooling import avgpool2d_backward, avgpool2d_forward, maxpool2d_backward, maxpool2d_forward
-from .conv_explorer import arithmetic
+from .conv_explorer import _WindowExplorer, arithmetic
 from ..plot import enable_notebook_display, figure_png
 
 __all__ = ["PoolExplorer", "describe_pooling", "draw_pooling", "example_input", "gradient_routes"]
@@ -204,7 +204,7 @@ def draw_pooling(x, size: int, stride: int, mode: str = "max", highlight: int | 
 # --- the widget -----------------------------------------------------------------------------
 
 
-class PoolExplorer:
+class PoolExplorer(_WindowExplorer):
     """Sliders for pool size and stride, a max/avg switch; the figure and the text follow them.
 
     Attributes:
@@ -226,7 +226,6 @@ class PoolExplorer:
             raise ValueError(f"size must be at most n = {n}; got {size}")
         self.x = example_input(n, seed)
         style = {"description_width": "90px"}
-        self._quiet = False
         self.size = w.IntSlider(value=size, min=1, max=min(n, 5), description="pool size",
                                 style=style, continuous_update=False)
         self.stride = w.IntSlider(value=stride, min=1, max=max(5, stride), description="stride",
@@ -248,16 +247,7 @@ class PoolExplorer:
 
     def _on_geometry(self, change=None) -> None:
         a = arithmetic(self.x.shape[2], self.size.value, self.stride.value, 0)
-        self._quiet = True
-        try:
-            self.window.max = max(a.out * a.out - 1, 0)
-        finally:
-            self._quiet = False
-        self._redraw()
-
-    def _on_window(self, change=None) -> None:
-        if not self._quiet:
-            self._redraw()
+        self._set_window_count(a.out * a.out)
 
     def _redraw(self) -> None:
         n, size, stride, mode = self.x.shape[2], self.size.value, self.stride.value, self.mode.value
