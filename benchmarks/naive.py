@@ -60,8 +60,8 @@ def conv2d_backward_naive(dout, cache):
     return dxpad[:, :, pad[0]:pad[0] + H, pad[1]:pad[1] + W], dw, db
 
 
-def maxpool2d_forward_naive(x, size=2, stride=None):
-    """Max over each window; cache keeps x and the geometry (argmax is recomputed in backward)."""
+def _pool_forward_naive(x, size, stride, reduce):
+    """out[n, c, i, j] = reduce(x[n, c, window(i, j)]); returns out and the pair geometry."""
     size = _pair(size)
     stride = size if stride is None else _pair(stride)
     N, C, H, W = x.shape
@@ -73,7 +73,13 @@ def maxpool2d_forward_naive(x, size=2, stride=None):
             for i in range(Ho):
                 for j in range(Wo):
                     r, q = i * stride[0], j * stride[1]
-                    out[n, c, i, j] = np.max(x[n, c, r:r + size[0], q:q + size[1]])
+                    out[n, c, i, j] = reduce(x[n, c, r:r + size[0], q:q + size[1]])
+    return out, size, stride
+
+
+def maxpool2d_forward_naive(x, size=2, stride=None):
+    """Max over each window; cache keeps x and the geometry (argmax is recomputed in backward)."""
+    out, size, stride = _pool_forward_naive(x, size, stride, np.max)
     return out, (x, size, stride)
 
 
@@ -95,18 +101,7 @@ def maxpool2d_backward_naive(dout, cache):
 
 def avgpool2d_forward_naive(x, size=2, stride=None):
     """Mean over each window; cache (x shape, size, stride)."""
-    size = _pair(size)
-    stride = size if stride is None else _pair(stride)
-    N, C, H, W = x.shape
-    Ho = (H - size[0]) // stride[0] + 1
-    Wo = (W - size[1]) // stride[1] + 1
-    out = np.zeros((N, C, Ho, Wo), dtype=x.dtype)
-    for n in range(N):
-        for c in range(C):
-            for i in range(Ho):
-                for j in range(Wo):
-                    r, q = i * stride[0], j * stride[1]
-                    out[n, c, i, j] = np.mean(x[n, c, r:r + size[0], q:q + size[1]])
+    out, size, stride = _pool_forward_naive(x, size, stride, np.mean)
     return out, (x.shape, size, stride)
 
 

@@ -4,25 +4,15 @@ The fast kernels are checked three ways: small cases computed by hand, the naive
 benchmarks/naive.py on random shapes, and float64 central differences for every gradient.
 """
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
+from fixtures import benchmarks
 
 from cnnlab import conv
 from cnnlab.gradcheck import check_backward
 
 
-def _load_naive():
-    path = Path(__file__).resolve().parent.parent / "benchmarks" / "naive.py"
-    spec = importlib.util.spec_from_file_location("cnnlab_bench_naive", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-naive = _load_naive()
+naive = benchmarks.load("naive")
 
 X3 = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0], [7.0, 8.0, 9.0]]).reshape(1, 1, 3, 3)
 K2 = np.array([[1.0, 2.0], [0.0, -1.0]]).reshape(1, 1, 2, 2)
@@ -318,14 +308,7 @@ def test_conv2d_backward_bad_dout():
 
 @pytest.mark.gpu
 def test_conv2d_on_cupy_matches_numpy(rng):
-    cp = pytest.importorskip("cupy")
-    from cnnlab import backend
-    try:
-        backend.use("cupy")
-    except backend.BackendError as err:
-        pytest.skip(str(err))
-    finally:
-        backend.use("numpy")
+    import cupy as cp  # conftest.py skips gpu-marked tests unless CuPy can reach a GPU
     x, w, b = (rng.standard_normal(s).astype(np.float32) for s in [(2, 3, 7, 6), (4, 3, 3, 2), (4,)])
     out, cache = conv.conv2d_forward(x, w, b, stride=(2, 1), pad=1)
     dout = rng.standard_normal(out.shape).astype(np.float32)

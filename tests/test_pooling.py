@@ -6,25 +6,15 @@ hand-computed gradients and the naive loops (which use np.argmax: the first maxi
 row-major window order).
 """
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
+from fixtures import benchmarks
 
 from cnnlab import pooling
 from cnnlab.gradcheck import check_backward
 
 
-def _load_naive():
-    path = Path(__file__).resolve().parent.parent / "benchmarks" / "naive.py"
-    spec = importlib.util.spec_from_file_location("cnnlab_bench_naive", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-naive = _load_naive()
+naive = benchmarks.load("naive")
 
 X4 = np.array([
     [1.0, 5.0, 2.0, 0.0],
@@ -256,14 +246,7 @@ def test_pooling_backward_bad_dout(forward, backward):
 
 @pytest.mark.gpu
 def test_pooling_on_cupy_matches_numpy(rng):
-    cp = pytest.importorskip("cupy")
-    from cnnlab import backend
-    try:
-        backend.use("cupy")
-    except backend.BackendError as err:
-        pytest.skip(str(err))
-    finally:
-        backend.use("numpy")
+    import cupy as cp  # conftest.py skips gpu-marked tests unless CuPy can reach a GPU
     x = rng.integers(0, 3, (2, 3, 7, 7)).astype(np.float32)   # ties included
     for forward, backward in [(pooling.maxpool2d_forward, pooling.maxpool2d_backward),
                               (pooling.avgpool2d_forward, pooling.avgpool2d_backward)]:
