@@ -14,6 +14,7 @@ so a seed gives the same numbers on both backends.
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 import numpy as np
@@ -28,6 +29,7 @@ __all__ = [
     "name",
     "rng",
     "seed",
+    "seeded",
     "use",
     "xp",
 ]
@@ -122,6 +124,20 @@ def seed(value: int) -> None:
     """Reseed cnnlab's generator, so every later draw from :func:`rng` is reproducible."""
     global _rng
     _rng = np.random.default_rng(value)
+
+
+@contextlib.contextmanager
+def seeded(value: int):
+    """Within the block, cnnlab's generator is a fresh one seeded with ``value``; afterwards the
+    previous generator is back, untouched, even when the block raises. For code that must repeat
+    its draws without disturbing the caller's (a check building a student's network)."""
+    global _rng
+    saved = _rng
+    _rng = np.random.default_rng(value)
+    try:
+        yield _rng
+    finally:
+        _rng = saved
 
 
 def rng() -> np.random.Generator:

@@ -59,6 +59,24 @@ def test_seed_makes_draws_reproducible():
     np.testing.assert_array_equal(backend.rng().random(3), first)
 
 
+
+def test_seeded_repeats_draws_and_gives_the_callers_generator_back():
+    backend.seed(7)
+    outer = backend.rng()
+    expected_next = np.random.default_rng(7)
+    expected_next.random(2)                               # where the outer generator will be
+    outer.random(2)
+    with backend.seeded(3) as inner:
+        assert inner is backend.rng() and inner is not outer
+        np.testing.assert_array_equal(backend.rng().random(4), np.random.default_rng(3).random(4))
+    assert backend.rng() is outer
+    np.testing.assert_array_equal(backend.rng().random(2), expected_next.random(2))
+    with pytest.raises(RuntimeError, match="inside"):
+        with backend.seeded(4):
+            raise RuntimeError("inside")
+    assert backend.rng() is outer
+
+
 def test_as_generator():
     gen = np.random.default_rng(1)
     assert backend.as_generator(gen) is gen

@@ -528,23 +528,15 @@ def _check_data(fast: bool):
     return _CHECK_DATA[fast]
 
 
-def _build_seeded(build_model):
-    """Call build_model with cnnlab's generator seeded, so its initial weights (and dropout
-    masks drawn from the shared generator) repeat; the student's generator is put back after."""
-    saved = backend.rng()
-    backend.seed(0)
-    try:
-        model = build_model()
-    except Exception:
-        backend._rng = saved
-        raise
+def _build(build_model):
+    """The student's network, or a CheckFailure saying what build_model returned instead."""
+    model = build_model()
     if not isinstance(model, nn.Module):
-        backend._rng = saved
         kind = type(model).__name__
         raise CheckFailure(f"build_model must return the network, a cnnlab.nn.Module such as "
                            f"cl.nn.Sequential(...); got {kind}" + (
                                " (wrap the layers in cl.nn.Sequential(*layers))" if kind in ("list", "tuple") else ""))
-    return model, saved
+    return model
 
 
 def _scores_shape(model, X):
@@ -559,8 +551,10 @@ def _scores_shape(model, X):
 def _call_train(fn, inputs):
     fast = _knobs.fast_mode()
     (X, y), (X_test, y_test) = _check_data(fast)
-    model, saved = _build_seeded(fn)
-    try:
+    # cnnlab's generator seeded while the network is built and trained, so its initial weights
+    # (and dropout masks drawn from the shared generator) repeat; the student's comes back after.
+    with backend.seeded(0):
+        model = _build(fn)
         shape = _scores_shape(model, X)
         if inputs["stage"] == "shape":
             return shape
@@ -569,8 +563,6 @@ def _call_train(fn, inputs):
         n_train, epochs, n_test = CHECK_SIZES[fast]
         _knobs.fit_recipe(model, (X, y), None, _CHECK_RECIPE.replace(epochs=epochs), rng=0)
         _, accuracy = _train.evaluate(model, X_test, y_test)
-    finally:
-        backend._rng = saved
     print(f"  trained {epochs} epoch(s) on {n_train:,} MNIST images: accuracy {accuracy:.3f} "
           f"on {n_test:,} test images (pass mark {PASS_MARK})")
     return round(accuracy, 4)
