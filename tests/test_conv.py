@@ -188,6 +188,7 @@ CONV_SHAPES = [
     ((2, 1, 4, 4), (2, 1, 3, 3), 1, 3),            # offsets that only see padding
     ((2, 2, 8, 7), (2, 2, 3, 3), 3, 0),            # rows and columns left over
     ((1, 2, 5, 5), (2, 2, 5, 5), 1, 0),            # kernel as large as the input
+    ((2, 2, 9, 8), (3, 2, 2, 3), (3, 2), (0, 1)),  # stride larger than the kernel: phases never read
 ]
 
 
@@ -230,6 +231,33 @@ def test_conv2d_backward_matches_naive_loops(rng, x_shape, w_shape, stride, pad)
     for got, want in zip(conv.conv2d_backward(dout, cache), naive.conv2d_backward_naive(dout, naive_cache)):
         assert got.shape == want.shape
         np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("x_shape, w_shape, stride, pad", [CONV_SHAPES[0], CONV_SHAPES[3]])
+def test_conv2d_backward_without_dx_numerically(rng, x_shape, w_shape, stride, pad):
+    x, w, b = rng.standard_normal(x_shape), rng.standard_normal(w_shape), rng.standard_normal(w_shape[0])
+    out, cache = conv.conv2d_forward(x, w, b, stride, pad)
+    assert conv.conv2d_backward(np.ones_like(out), cache, need_dx=False)[0] is None
+    errors = check_backward(lambda x, w, b: conv.conv2d_forward(x, w, b, stride, pad),
+                            lambda dout, cache: conv.conv2d_backward(dout, cache, need_dx=False)[1:],
+                            [x, w, b], wrt=[1, 2], tol=1e-7)
+    assert max(errors) < 1e-7
+
+
+def test_conv2d_caches_stay_valid_while_other_convolutions_run(rng):
+    # The kernels reuse scratch buffers between calls: nothing a cache needs may live in them.
+    x1, x2 = rng.standard_normal((2, 3, 6, 6)), rng.standard_normal((2, 3, 6, 6))
+    w, b = rng.standard_normal((4, 3, 3, 3)), rng.standard_normal(4)
+    out1, cache1 = conv.conv2d_forward(x1, w, b, 1, 1)
+    out2, cache2 = conv.conv2d_forward(x2, w, b, 1, 1)
+    dout1, dout2 = rng.standard_normal(out1.shape), rng.standard_normal(out2.shape)
+    grads2 = conv.conv2d_backward(dout2, cache2)
+    grads1 = conv.conv2d_backward(dout1, cache1)
+    for cache_naive, dout, grads in [(naive.conv2d_forward_naive(x1, w, b, 1, 1)[1], dout1, grads1),
+                                     (naive.conv2d_forward_naive(x2, w, b, 1, 1)[1], dout2, grads2)]:
+        for got, want in zip(grads, naive.conv2d_backward_naive(dout, cache_naive)):
+            np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(out1, naive.conv2d_forward_naive(x1, w, b, 1, 1)[0], rtol=1e-10)
 
 
 def test_conv2d_leftover_rows_get_zero_gradient(rng):

@@ -1,0 +1,54 @@
+"""cnnlab._scratch: the buffers the kernels reuse between calls instead of allocating anew."""
+
+import threading
+
+import numpy as np
+
+from cnnlab import _scratch
+
+
+def setup_function():
+    _scratch.release()
+
+
+def test_a_role_hands_out_its_buffer_again_with_the_shape_asked_for():
+    a = _scratch.get("columns", (3, 4), np.float32, np)
+    a[...] = 7
+    b = _scratch.get("columns", (2, 5), np.float32, np)
+    assert b.shape == (2, 5) and b.dtype == np.float32 and b.flags.c_contiguous
+    assert np.shares_memory(a, b)
+    assert np.all(b.reshape(-1)[:10] == 7)   # the same memory, not cleared: callers write first
+
+
+def test_roles_and_dtypes_never_share_memory():
+    a = _scratch.get("columns", (4, 4), np.float32, np)
+    b = _scratch.get("rows", (4, 4), np.float32, np)
+    c = _scratch.get("columns", (4, 4), np.float64, np)
+    assert not np.shares_memory(a, b) and not np.shares_memory(a, c)
+
+
+def test_a_larger_request_grows_the_buffer():
+    small = _scratch.get("columns", (2, 2), np.float64, np)
+    large = _scratch.get("columns", (10, 10), np.float64, np)
+    assert large.shape == (10, 10) and not np.shares_memory(small, large)
+    again = _scratch.get("columns", (3, 3), np.float64, np)
+    assert np.shares_memory(again, large)
+
+
+def test_each_thread_has_its_own_buffers():
+    mine = _scratch.get("columns", (8,), np.float32, np)
+    theirs = []
+    thread = threading.Thread(target=lambda: theirs.append(_scratch.get("columns", (8,), np.float32, np)))
+    thread.start()
+    thread.join()
+    assert not np.shares_memory(mine, theirs[0])
+
+
+def test_release_frees_the_buffers():
+    a = _scratch.get("columns", (8,), np.float32, np)
+    _scratch.release()
+    assert not np.shares_memory(a, _scratch.get("columns", (8,), np.float32, np))
+
+
+def test_an_empty_shape_works():
+    assert _scratch.get("rows", (0, 5), np.float32, np).shape == (0, 5)
