@@ -580,7 +580,7 @@ def linear(x, W, b) -> Tensor:
     out, cache = F.linear_forward(x.data, W.data, b.data)
 
     def backward(g):
-        _add_grads((x, W, b), F.linear_backward(g, cache))
+        _add_grads((x, W, b), F.linear_backward(g, cache, need_dx=x.requires_grad))
     return _node(out, "linear", (x, W, b), backward)
 
 
@@ -594,7 +594,8 @@ def conv2d(x, w, b, stride=1, pad=0) -> Tensor:
     out, cache = F.conv2d_forward(x.data, w.data, b.data, stride=stride, pad=pad)
 
     def backward(g):
-        _add_grads((x, w, b), F.conv2d_backward(g, cache))
+        # An input that needs no gradient (the data) spares the col2im.
+        _add_grads((x, w, b), F.conv2d_backward(g, cache, need_dx=x.requires_grad))
     return _node(out, "conv2d", (x, w, b), backward)
 
 

@@ -52,18 +52,20 @@ def linear_forward(x, W, b):
     return x @ W.T + b, (x, W)
 
 
-def linear_backward(dout, cache):
+def linear_backward(dout, cache, *, need_dx=True):
     """Gradients of the affine layer.
 
     Args:
         dout: (N, D_out) upstream gradient.
         cache: ``(x, W)`` from :func:`linear_forward`.
+        need_dx: False skips the input gradient (returned as None), e.g. for a first layer.
 
     Returns:
-        dx (N, D_in) = dout W, dW (D_out, D_in) = dout^T x, db (D_out,) = sum of dout over the batch.
+        dx (N, D_in) = dout W (or None), dW (D_out, D_in) = dout^T x, db (D_out,) = sum of dout
+        over the batch.
     """
     x, W = cache
-    return dout @ W, dout.T @ x, dout.sum(axis=0)
+    return (dout @ W if need_dx else None), dout.T @ x, dout.sum(axis=0)
 
 
 # --- ReLU ---------------------------------------------------------------------------------------

@@ -92,6 +92,13 @@ class Module:
     * ``forward(x) -> out``, storing in ``self._cache`` what backward needs;
     * ``backward(dout) -> dx``: ``dout`` is dL/d(out) shaped like ``out``; adds dL/dp into
       ``p.grad`` of each parameter and returns dL/dx shaped like ``x``.
+
+    ``needs_input_grad`` (True by default) says whether the caller will use that dL/dx. When it
+    is False, ``backward`` still adds every parameter gradient but may skip dL/dx and return
+    None; every layer of :mod:`cnnlab.nn` does. Nothing upstream of a network's first layer is
+    trained, so its input gradient is wasted work, and for a convolution it is a matrix product
+    and a col2im, a third of its backward pass. Setting it on a :class:`Sequential` sets it on
+    the first layer; :func:`cnnlab.train.fit` turns it off while it trains.
     """
 
     def __init__(self):
@@ -100,6 +107,7 @@ class Module:
         object.__setattr__(self, "_modules", {})
         object.__setattr__(self, "training", True)
         object.__setattr__(self, "_cache", None)
+        object.__setattr__(self, "_needs_input_grad", True)
 
     def __setattr__(self, name, value):
         if "_parameters" not in self.__dict__:
@@ -124,6 +132,17 @@ class Module:
 
     def __call__(self, x):
         return self.forward(x)
+
+    @property
+    def needs_input_grad(self) -> bool:
+        """Whether ``backward`` must return dL/dx (True) or may skip it and return None (False)."""
+        return self._needs_input_grad
+
+    @needs_input_grad.setter
+    def needs_input_grad(self, value):
+        if not isinstance(value, bool):
+            raise TypeError(f"needs_input_grad must be True or False; got {value!r}")
+        object.__setattr__(self, "_needs_input_grad", value)
 
     def _saved(self):
         """The cache of the last forward pass, or a RuntimeError saying forward must come first."""
@@ -299,6 +318,14 @@ class Sequential(Module):
             raise IndexError(f"index {index} is out of range for a Sequential of {len(layers)} layers")
         return layers[index]
 
+    @Module.needs_input_grad.setter
+    def needs_input_grad(self, value):
+        # The input of the sequence is the input of its first layer; the other layers' inputs
+        # are activations, whose gradients backward always needs.
+        Module.needs_input_grad.fset(self, value)
+        if self._modules:
+            self[0].needs_input_grad = value
+
     def forward(self, x):
         """x: the first layer's input; returns the last layer's output."""
         for layer in self._modules.values():
@@ -307,10 +334,17 @@ class Sequential(Module):
         return x
 
     def backward(self, dout):
-        """dout: dL/d(output); returns dL/d(input), adding every layer's parameter gradients."""
+        """dout: dL/d(output); returns dL/d(input), adding every layer's parameter gradients
+        (None instead of dL/d(input) when ``needs_input_grad`` is False)."""
         self._saved()
-        for layer in reversed(self._modules.values()):
-            dout = layer.backward(dout)
+        layers = list(self._modules.values())
+        for i in range(len(layers) - 1, -1, -1):
+            if dout is None:
+                raise RuntimeError(
+                    f"layer {i + 1} of the Sequential returned no input gradient (its needs_input_grad "
+                    f"is False), but layer {i} needs one: only the first layer may skip it"
+                )
+            dout = layers[i].backward(dout)
         return dout
 
 
@@ -361,7 +395,7 @@ class Linear(Module):
     def backward(self, dout):
         cache, out_shape = self._saved()
         self._check_dout(dout, out_shape)
-        dx, dW, db = F.linear_backward(dout, cache)
+        dx, dW, db = F.linear_backward(dout, cache, need_dx=self.needs_input_grad)
         self.weight.grad += dW
         self.bias.grad += db
         return dx
@@ -421,7 +455,7 @@ class Conv2d(Module):
     def backward(self, dout):
         cache, out_shape = self._saved()
         self._check_dout(dout, out_shape)
-        dx, dw, db = F.conv2d_backward(dout, cache)
+        dx, dw, db = F.conv2d_backward(dout, cache, need_dx=self.needs_input_grad)
         self.weight.grad += dw
         self.bias.grad += db
         return dx
@@ -448,7 +482,7 @@ class _Stateless(Module):
     def backward(self, dout):
         cache, out_shape = self._saved()
         self._check_dout(dout, out_shape)
-        return type(self).backward_fn(dout, cache)
+        return type(self).backward_fn(dout, cache) if self.needs_input_grad else None
 
 
 class ReLU(_Stateless):
@@ -526,7 +560,7 @@ class Dropout(Module):
     def backward(self, dout):
         cache, out_shape = self._saved()
         self._check_dout(dout, out_shape)
-        return F.dropout_backward(dout, cache)
+        return F.dropout_backward(dout, cache) if self.needs_input_grad else None
 
     def extra_repr(self) -> str:
         return f"keep={self.keep:g}, inverted={self.inverted}"

@@ -316,7 +316,8 @@ def fit(model, optimizer, train, val=None, epochs: int = 1, batch_size: int = 64
         loss_fn: ``loss_fn(logits, y) -> (mean loss, dlogits)``.
 
     Returns:
-        A :class:`History`. The model is left in the mode (training or eval) it was in.
+        A :class:`History`. The model is left in the mode (training or eval) it was in, with the
+        ``needs_input_grad`` it had (fit sets it to False while it trains: it never uses dL/dx).
 
     Raises:
         FloatingPointError when the outputs or the loss become NaN or inf, naming the epoch,
@@ -343,10 +344,14 @@ def fit(model, optimizer, train, val=None, epochs: int = 1, batch_size: int = 64
     history = History()
     best_loss, best_state = math.inf, None
     was_training = model.training
+    needed_input_grad = getattr(model, "needs_input_grad", None)
     n_batches = math.ceil(X.shape[0] / batch_size)
     bar = _Progress(progress, epochs * n_batches, epochs)
     live = _LivePlot(live_plot)
     try:
+        # fit never uses the gradient with respect to the data: let the first layer skip it.
+        if needed_input_grad is not None:
+            model.needs_input_grad = False
         for epoch in range(epochs):
             start = time.perf_counter()
             lr = optimizer.lr
@@ -384,6 +389,8 @@ def fit(model, optimizer, train, val=None, epochs: int = 1, batch_size: int = 64
     finally:
         bar.close()
         model.train(was_training)
+        if needed_input_grad is not None:
+            model.needs_input_grad = needed_input_grad
     if best_state is not None:
         model.load_state_dict(best_state)
     return history

@@ -389,6 +389,18 @@ def test_conv2d_matches_functional(stride, pad):
         assert_same(t.grad, g)
 
 
+def test_conv2d_of_a_constant_input_gives_the_weights_their_gradients():
+    # The input needs no gradient (data), so the op skips dx; w and b still get theirs.
+    x, w, b = rand(2, 3, 6, 5, seed=23), rand(4, 3, 3, 3, seed=24), rand(4, seed=25)
+    tw, tb = Tensor(w.copy(), requires_grad=True), Tensor(b.copy(), requires_grad=True)
+    out = ag.conv2d(x, tw, tb, stride=2, pad=1)
+    dout = np.random.default_rng(99).standard_normal(out.shape)
+    out.backward(dout)
+    numeric = numerical_gradient_array(lambda v: ag.conv2d(x, Tensor(v), b, stride=2, pad=1).data, w.copy(), dout)
+    assert rel_error(tw.grad, numeric) < 1e-7
+    assert np.allclose(tb.grad, dout.sum(axis=(0, 2, 3)))
+
+
 @pytest.mark.parametrize("size, stride", [(2, None), (3, 2), (2, 1)])
 def test_maxpool2d_matches_functional(size, stride):
     x = rand(2, 3, 7, 7, seed=26)  # continuous values: no ties, so the max is differentiable

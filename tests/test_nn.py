@@ -19,7 +19,8 @@ def projection_loss(shape, seed=1):
 
 
 def assert_grads_match(model, x, loss_fn, tol=TOL):
-    """Backward of ``model`` (input and every parameter) against float64 central differences."""
+    """Backward of ``model`` (input and every parameter) against float64 central differences;
+    the input gradient must be None instead when the model's ``needs_input_grad`` is False."""
     model.zero_grad()
     loss, dout = loss_fn(model(x))
     dx = model.backward(dout)
@@ -27,9 +28,12 @@ def assert_grads_match(model, x, loss_fn, tol=TOL):
     def f(_):
         return loss_fn(model(x))[0]
 
-    assert dx.shape == x.shape
-    err = rel_error(dx, numerical_gradient(f, x))
-    assert err < tol, f"dx: relative error {err:.2e}"
+    if model.needs_input_grad:
+        assert dx.shape == x.shape
+        err = rel_error(dx, numerical_gradient(f, x))
+        assert err < tol, f"dx: relative error {err:.2e}"
+    else:
+        assert dx is None
     for name, p in model.named_parameters():
         assert p.grad.shape == p.shape
         err = rel_error(p.grad, numerical_gradient(f, p.data))
@@ -333,6 +337,55 @@ def test_bigger_cnn_directional_gradients():
     errors = check_directional(forward, backward, [randn(3, 3, 16, 16)] + [p.data for p in params],
                                n_directions=4, h=1e-6, tol=1e-6)
     assert max(errors) < 1e-6
+
+
+# --- needs_input_grad -----------------------------------------------------------------------------
+
+def test_first_layer_can_skip_the_input_gradient():
+    model = small_cnn().astype(np.float64)
+    assert model.needs_input_grad and all(layer.needs_input_grad for layer in model)
+    model.needs_input_grad = False
+    assert [layer.needs_input_grad for layer in model] == [False, True, True, True, True]
+    # parameter gradients still match central differences; the input gradient is None
+    assert_grads_match(model, randn(2, 1, 6, 6), cross_entropy(np.array([2, 0])))
+    model.needs_input_grad = True
+    assert_grads_match(model, randn(2, 1, 6, 6), cross_entropy(np.array([2, 0])))
+
+
+def test_mlp_first_layer_can_skip_the_input_gradient():
+    model = nn.Sequential(nn.Linear(6, 5, rng=0), nn.ReLU(), nn.Linear(5, 3, rng=1)).astype(np.float64)
+    model.needs_input_grad = False
+    assert_grads_match(model, randn(4, 6), cross_entropy(np.array([0, 1, 2, 1])))
+
+
+@pytest.mark.parametrize("layer, x", [
+    (nn.Linear(3, 2, dtype=np.float64, rng=0), randn(4, 3)),
+    (nn.Conv2d(1, 2, 3, pad=1, dtype=np.float64, rng=0), randn(2, 1, 4, 4)),
+    (nn.ReLU(), randn(2, 3)), (nn.Flatten(), randn(2, 3, 2)), (nn.MaxPool2d(2), randn(1, 1, 4, 4)),
+    (nn.AvgPool2d(2), randn(1, 1, 4, 4)), (nn.Dropout(0.5, rng=0), randn(2, 3)),
+], ids=lambda v: type(v).__name__)
+def test_every_layer_returns_none_without_input_gradient(layer, x):
+    out = layer(x)
+    layer.needs_input_grad = False
+    assert layer.backward(np.ones_like(out)) is None
+    layer.needs_input_grad = True
+    assert layer.backward(np.ones_like(out)).shape == x.shape
+
+
+def test_needs_input_grad_errors():
+    model = small_cnn().astype(np.float64)
+    with pytest.raises(TypeError, match="needs_input_grad must be True or False; got 0"):
+        model.needs_input_grad = 0
+    with pytest.raises(TypeError, match="needs_input_grad must be True or False"):
+        model[0].needs_input_grad = "no"
+    model[2].needs_input_grad = False   # a middle layer: the layers before it need its gradient
+    out = model(randn(2, 1, 6, 6))
+    with pytest.raises(RuntimeError, match=r"layer 2 of the Sequential returned no input gradient .* "
+                                           r"but layer 1 needs one"):
+        model.backward(np.ones_like(out))
+    empty = nn.Sequential()
+    empty.needs_input_grad = False
+    assert empty.needs_input_grad is False
 
 
 def test_float32_network_runs_in_float32():

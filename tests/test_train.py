@@ -96,6 +96,28 @@ def test_mode_is_restored_and_training_batches_use_training_mode(digits):
     assert model.training is False             # left as it was before fit
 
 
+def test_fit_spares_the_input_gradient_and_restores_the_flag(digits):
+    X, y, _, _ = digits
+    seen = []
+
+    class Spy(nn.Module):
+        def forward(self, x):
+            return x
+
+        def backward(self, dout):
+            seen.append(self.needs_input_grad)
+            return None if not self.needs_input_grad else dout
+
+    model = nn.Sequential(Spy(), mlp())
+    opt = optim.SGD(model.parameters(), lr=0.01)
+    train.fit(model, opt, (X[:40], y[:40]), epochs=1, batch_size=20, progress=False)
+    assert seen == [False, False]              # fit never uses dL/dx: the first layer may skip it
+    assert model.needs_input_grad is True      # and the model is left as it was
+    model.needs_input_grad = False
+    train.fit(model, opt, (X[:20], y[:20]), epochs=1, batch_size=20, progress=False)
+    assert model.needs_input_grad is False
+
+
 def test_augment_is_applied_to_training_batches_only(digits):
     X, y, Xv, yv = digits
     sizes = []
