@@ -50,8 +50,10 @@ import naive  # noqa: E402
 
 import cnnlab as cl  # noqa: E402
 from cnnlab import backend  # noqa: E402
+from cnnlab.widgets import training_knobs as knobs  # noqa: E402
 
-#: (case name, input shape (N, C, H, W), filters, kernel, stride, pad)
+#: (case name, input shape (N, C, H, W), filters, kernel, stride, pad). The first two are the
+#: convolutions of the capstone's network (lesson 12) at its batch size.
 CONV_CASES = [
     ("conv 1->8, 28x28, 3x3 p1", (64, 1, 28, 28), 8, 3, 1, 1),
     ("conv 8->16, 14x14, 3x3 p1", (64, 8, 14, 14), 16, 3, 1, 1),
@@ -61,6 +63,24 @@ CONV_CASES = [
 #: (case name, input shape, window size)
 POOL_CASES = [("maxpool 2x2, 16x28x28", (64, 16, 28, 28), 2)]
 EPOCH_CASE = "epoch, small CNN"
+
+# Reported, not counted in the targets: the rest of the capstone's layers, a training step of
+# its network with its recipe, and one image at a time, as a widget or predict() sends it.
+CAPSTONE_POOL_CASES = [
+    ("maxpool 2x2, 8x28x28 (capstone)", (64, 8, 28, 28), 2),
+    ("maxpool 2x2, 16x14x14 (capstone)", (64, 16, 14, 14), 2),
+]
+CAPSTONE_STEP_CASE = "capstone training step"
+#: (case name, input shape, filters, kernel, stride, pad): forward only, one image.
+ONE_IMAGE_CONV_CASES = [
+    ("conv 1->8, 28x28, forward, 1 image", (1, 1, 28, 28), 8, 3, 1, 1),
+    ("conv 8->16, 14x14, forward, 1 image", (1, 8, 14, 14), 16, 3, 1, 1),
+]
+PREDICT_CASE = "capstone predict, 1 image"
+
+#: The targets of issue 15, cnnlab ms / PyTorch ms measured in the same run: each convolution
+#: case at most 2, their geometric mean at most 1.3, max-pool at most 1.0, the epoch at most 1.2.
+TARGETS = {"conv": 2.0, "conv geometric mean": 1.3, "maxpool": 1.0, "epoch": 1.2}
 
 
 # --- timing ---------------------------------------------------------------------------------------
@@ -140,8 +160,8 @@ def _import_torch(args):
 # --- cases ----------------------------------------------------------------------------------------
 
 def _quick_shape(shape):
-    """--quick: two samples of at most 12x12, enough to run every code path in well under a second."""
-    return (2, shape[1], min(shape[2], 12), min(shape[3], 12))
+    """--quick: at most two samples of at most 12x12, enough to run every code path in well under a second."""
+    return (min(shape[0], 2), shape[1], min(shape[2], 12), min(shape[3], 12))
 
 
 def _row(timer, name, batch, repeats, run_cnnlab, run_torch, run_naive=None, naive_samples=None):
@@ -156,7 +176,8 @@ def _row(timer, name, batch, repeats, run_cnnlab, run_torch, run_naive=None, nai
     return row
 
 
-def conv_case(timer, name, shape, filters, k, stride, pad):
+def conv_case(timer, name, shape, filters, k, stride, pad, backward=True):
+    """conv2d forward and (unless ``backward`` is False) backward, the input gradient included."""
     args, xp = timer.args, timer.xp
     if args.quick:
         shape = _quick_shape(shape)
@@ -171,13 +192,15 @@ def conv_case(timer, name, shape, filters, k, stride, pad):
 
     def run_cnnlab():
         _, cache = cl.conv.conv2d_forward(xc, wc, bc, stride=stride, pad=pad)
-        cl.conv.conv2d_backward(doutc, cache)
+        if backward:
+            cl.conv.conv2d_backward(doutc, cache)
 
     n = min(args.naive_samples, shape[0])
 
     def run_naive():
         _, cache = naive.conv2d_forward_naive(x[:n], w, b, stride, pad)
-        naive.conv2d_backward_naive(dout[:n], cache)
+        if backward:
+            naive.conv2d_backward_naive(dout[:n], cache)
 
     run_torch = None
     torch = timer.torch
@@ -189,9 +212,11 @@ def conv_case(timer, name, shape, filters, k, stride, pad):
         dt = torch.from_numpy(dout).to(dev)
 
         def run_torch():
-            out = torch.nn.functional.conv2d(xt, wt, bt, stride=stride, padding=pad)
-            xt.grad = wt.grad = bt.grad = None
-            out.backward(dt)
+            with torch.set_grad_enabled(backward):
+                out = torch.nn.functional.conv2d(xt, wt, bt, stride=stride, padding=pad)
+            if backward:
+                xt.grad = wt.grad = bt.grad = None
+                out.backward(dt)
 
     return _row(timer, name, shape[0], args.repeats, run_cnnlab, run_torch, run_naive, n)
 
@@ -246,6 +271,9 @@ def epoch_case(timer):
         nn.Conv2d(8, 16, 3, pad=1, rng=1), nn.ReLU(), nn.MaxPool2d(2),
         nn.Flatten(), nn.Linear(16 * 7 * 7, 10, rng=2),
     )
+    # As in fit(), and as PyTorch does for an input that does not require a gradient: the
+    # first layer skips the gradient with respect to the images.
+    model.needs_input_grad = False
     opt = optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     Xc, yc = xp.asarray(X), xp.asarray(y)
     cbatches = [xp.asarray(idx) for idx in batches]
@@ -282,6 +310,78 @@ def epoch_case(timer):
     return _row(timer, EPOCH_CASE, f"{batch} x {len(batches)}", args.epoch_repeats, run_cnnlab, run_torch)
 
 
+def _torch_capstone(torch, dev):
+    """The capstone's network (knobs.cnn(): conv 8, pool, conv 16, pool, dropout, linear) in torch.nn."""
+    tnn = torch.nn
+    torch.manual_seed(0)
+    return tnn.Sequential(
+        tnn.Conv2d(1, 8, 3, padding=1), tnn.ReLU(), tnn.MaxPool2d(2),
+        tnn.Conv2d(8, 16, 3, padding=1), tnn.ReLU(), tnn.MaxPool2d(2),
+        tnn.Flatten(), tnn.Dropout(1 - 0.75), tnn.Linear(16 * 7 * 7, 10),
+    ).to(dev)
+
+
+def capstone_step_case(timer):
+    """One training step of the capstone: knobs.cnn() in training mode (dropout on), softmax
+    cross-entropy, backward without the input gradient, SGD with RECIPE's momentum and weight decay."""
+    args, xp = timer.args, timer.xp
+    recipe = knobs.RECIPE
+    batch = 2 if args.quick else recipe.batch_size
+    gen = np.random.default_rng(0)
+    X = gen.standard_normal((batch, 1, 28, 28), dtype=np.float32)
+    y = gen.integers(0, 10, batch)
+    model = knobs.cnn(rng=0)
+    model.needs_input_grad = False
+    opt = cl.optim.SGD(model.parameters(), lr=recipe.lr, momentum=recipe.momentum,
+                       weight_decay=recipe.weight_decay)
+    Xc, yc = xp.asarray(X), xp.asarray(y)
+
+    def run_cnnlab():
+        opt.zero_grad()
+        _, dlogits = cl.F.softmax_cross_entropy(model(Xc), yc)
+        model.backward(dlogits)
+        opt.step()
+
+    run_torch = None
+    torch = timer.torch
+    if torch is not None:
+        dev = args.torch_device
+        tmodel = _torch_capstone(torch, dev).train()
+        topt = torch.optim.SGD(tmodel.parameters(), lr=recipe.lr, momentum=recipe.momentum,
+                               weight_decay=recipe.weight_decay)
+        Xt, yt = torch.from_numpy(X).to(dev), torch.from_numpy(y).to(dev)
+
+        def run_torch():
+            topt.zero_grad()
+            torch.nn.functional.cross_entropy(tmodel(Xt), yt).backward()
+            topt.step()
+
+    return _row(timer, CAPSTONE_STEP_CASE, batch, args.repeats, run_cnnlab, run_torch)
+
+
+def predict_case(timer):
+    """The capstone's network on one image in evaluation mode, what predict() does per image."""
+    args, xp = timer.args, timer.xp
+    x = np.random.default_rng(0).standard_normal((1, 1, 28, 28), dtype=np.float32)
+    model = knobs.cnn(rng=0).eval()
+    xc = xp.asarray(x)
+
+    def run_cnnlab():
+        model(xc).argmax(axis=1)
+
+    run_torch = None
+    torch = timer.torch
+    if torch is not None:
+        tmodel = _torch_capstone(torch, args.torch_device).eval()
+        xt = torch.from_numpy(x).to(args.torch_device)
+
+        def run_torch():
+            with torch.no_grad():
+                tmodel(xt).argmax(dim=1)
+
+    return _row(timer, PREDICT_CASE, 1, args.repeats, run_cnnlab, run_torch)
+
+
 # --- report ---------------------------------------------------------------------------------------
 
 def _ratio(a, b):
@@ -293,6 +393,19 @@ def finish(rows):
         r["cnnlab_over_torch"] = _ratio(r["cnnlab_ms"], r.get("torch_ms"))
         r["naive_over_cnnlab"] = _ratio(r.get("naive_ms"), r["cnnlab_ms"])
     return rows
+
+
+def check_targets(rows):
+    """{target: (measured ratio, limit, met)} for the rows the targets count; {} without PyTorch."""
+    ratio = {r["case"]: r["cnnlab_over_torch"] for r in rows}
+    conv = [ratio[case[0]] for case in CONV_CASES]
+    if None in conv:
+        return {}
+    limits = [(case[0], ratio[case[0]], TARGETS["conv"]) for case in CONV_CASES]
+    limits.append(("conv geometric mean", statistics.geometric_mean(conv), TARGETS["conv geometric mean"]))
+    limits += [(case[0], ratio[case[0]], TARGETS["maxpool"]) for case in POOL_CASES]
+    limits.append((EPOCH_CASE, ratio[EPOCH_CASE], TARGETS["epoch"]))
+    return {name: (value, limit, value <= limit) for name, value, limit in limits}
 
 
 def table(rows):
@@ -339,7 +452,7 @@ def parse_args(argv=None):
     p.add_argument("--quick", action="store_true", help="tiny sizes and one repeat (smoke test)")
     p.add_argument("--backend", choices=["numpy", "cupy"], default="numpy", help="cnnlab's array backend")
     p.add_argument("--repeats", type=int, default=7, help="repeats per conv/pool case (median)")
-    p.add_argument("--epoch-repeats", type=int, default=3, help="repeats of the training epoch (median)")
+    p.add_argument("--epoch-repeats", type=int, default=7, help="repeats of the training epoch (median)")
     p.add_argument("--rounds", type=int, default=3,
                    help="alternate cnnlab and PyTorch this many times per case, splitting the repeats")
     p.add_argument("--epoch-images", type=int, default=10_000, help="images in the training epoch")
@@ -376,13 +489,23 @@ def main(argv=None):
     rows = [conv_case(timer, *case) for case in CONV_CASES]
     rows += [pool_case(timer, *case) for case in POOL_CASES]
     rows.append(epoch_case(timer))
+    rows += [pool_case(timer, *case) for case in CAPSTONE_POOL_CASES]
+    rows.append(capstone_step_case(timer))
+    rows += [conv_case(timer, *case, backward=False) for case in ONE_IMAGE_CONV_CASES]
+    rows.append(predict_case(timer))
     rows = finish(rows)
+    targets = check_targets(rows)
     info = machine(args)
     info["load_average"] = [load_before, _load()]
     print(f"cnnlab on {info['backend']}; {info['processor']}, {info['cpus']} CPUs; "
           f"threads {args.threads}; torch {args.torch_version or 'not timed'}; "
           f"load average {load_before} before, {info['load_average'][1]} after")
     print(table(rows))
+    print(f"rows after '{EPOCH_CASE}' are reported, not counted in the targets")
+    if targets and not args.quick:
+        missed = [f"{name} {value:.2f} > {limit}" for name, (value, limit, met) in targets.items() if not met]
+        print("targets (cnnlab/torch): " + ("all met" if not missed else "MISSED: " + "; ".join(missed))
+              + f"; conv geometric mean {targets['conv geometric mean'][0]:.2f}")
     if args.quick:
         print("--quick: every case shrunk to 2 samples of at most 12x12 (the epoch to 128 images); "
               "the times only show that each path runs")
@@ -390,8 +513,9 @@ def main(argv=None):
         print("* naive loops timed on this many samples, scaled to the full batch")
     if args.json:
         stamp = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+        met = {name: {"ratio": value, "limit": limit, "met": ok} for name, (value, limit, ok) in targets.items()}
         Path(args.json).write_text(json.dumps({"date": stamp, "machine": info, "quick": args.quick,
-                                               "results": rows}, indent=2) + "\n")
+                                               "results": rows, "targets": met}, indent=2) + "\n")
     return rows
 
 

@@ -13,6 +13,12 @@ CASES = [
     "conv 8->16, 28x28, 3x3 s2 p1",
     "maxpool 2x2, 16x28x28",
     "epoch, small CNN",
+    "maxpool 2x2, 8x28x28 (capstone)",
+    "maxpool 2x2, 16x14x14 (capstone)",
+    "capstone training step",
+    "conv 1->8, 28x28, forward, 1 image",
+    "conv 8->16, 14x14, forward, 1 image",
+    "capstone predict, 1 image",
 ]
 
 
@@ -28,4 +34,8 @@ def test_bench_quick_prints_and_saves_every_case(tmp_path):
     results = json.loads(out_json.read_text())["results"]
     assert [r["case"] for r in results] == CASES
     assert all(r["cnnlab_ms"] > 0 and "torch_ms" not in r for r in results)
-    assert all(r["naive_ms"] > 0 and r["naive_over_cnnlab"] > 0 for r in results[:5])
+    whole_networks = {"epoch, small CNN", "capstone training step", "capstone predict, 1 image"}
+    with_naive = [r for r in results if r["case"] not in whole_networks]   # single layers
+    assert len(with_naive) == 9
+    assert all(r["naive_ms"] > 0 and r["naive_over_cnnlab"] > 0 for r in with_naive)
+    assert json.loads(out_json.read_text())["targets"] == {}     # no PyTorch: nothing to compare
