@@ -100,7 +100,8 @@ def labels(y, name: str, n_samples: int, n_classes: int):
     if y.shape[0] != n_samples:
         raise ValueError(f"{name} must have one label per sample, shape ({n_samples},); got {tuple(y.shape)}")
     if y.size:
-        low, high = int(y.min()), int(y.max())
+        # One read-back for both ends: on a GPU every int() of a device value waits for it.
+        low, high = backend.asnumpy(backend.get_array_module(y).stack([y.min(), y.max()])).tolist()
         if low < 0 or high >= n_classes:
             raise ValueError(
                 f"{name} must be class indices in 0..{n_classes - 1}; got values from {low} to {high}"

@@ -147,9 +147,9 @@ def evaluate(model, X, y, batch_size: int = 256, loss_fn=softmax_cross_entropy):
         yb = backend.asarray(y[start:start + batch_size])
         loss, _ = loss_fn(logits, yb)
         total += float(loss) * yb.shape[0]
-        correct += int((logits.argmax(axis=1) == yb).sum())
+        correct = correct + (logits.argmax(axis=1) == yb).sum()   # summed where computed, read once
     n = X.shape[0]
-    return total / n, correct / n
+    return total / n, int(correct) / n
 
 
 def predict(model, X, batch_size: int = 256):
@@ -201,7 +201,9 @@ _NON_FINITE = re.compile(r"\b(nan|inf)\b", re.IGNORECASE)
 
 
 def _train_step(model, optimizer, loss_fn, xb, yb, epoch: int, batch: int):
-    """Forward, loss, backward and update on one batch; returns (loss, n_correct)."""
+    """Forward, loss, backward and update on one batch; returns (loss, n_correct), n_correct as a
+    0-d array where the model computes (reading it from a GPU would wait for the GPU: fit adds
+    the counts up there and reads the sum once per epoch)."""
     # Overflow in a diverging network is detected and explained below, so NumPy's own
     # RuntimeWarnings about it would only be noise before the error.
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
@@ -220,7 +222,7 @@ def _train_step(model, optimizer, loss_fn, xb, yb, epoch: int, batch: int):
         model.zero_grad()
         model.backward(dlogits)
         optimizer.step()
-    return float(loss), int((logits.argmax(axis=1) == yb).sum())
+    return float(loss), (logits.argmax(axis=1) == yb).sum()
 
 
 class _Progress:
@@ -237,6 +239,11 @@ class _Progress:
             from tqdm.auto import tqdm
 
             self.bar = tqdm(total=total, unit="batch", leave=True)
+
+    @property
+    def shown(self) -> bool:
+        """Whether there is a bar to update (building its postfix can cost a read from the GPU)."""
+        return self.bar is not None
 
     def epoch(self, epoch: int) -> None:
         if self.bar is not None:
@@ -364,9 +371,10 @@ def fit(model, optimizer, train, val=None, epochs: int = 1, batch_size: int = 64
                 xb, yb = backend.asarray(xb), backend.asarray(yb)
                 loss, hits = _train_step(model, optimizer, loss_fn, xb, yb, epoch, b)
                 total, correct, seen = total + loss * yb.shape[0], correct + hits, seen + yb.shape[0]
-                bar.batch(loss=total / seen, acc=correct / seen)
+                if bar.shown:
+                    bar.batch(loss=total / seen, acc=int(correct) / seen)
             history.train_loss.append(total / seen)
-            history.train_acc.append(correct / seen)
+            history.train_acc.append(int(correct) / seen)
             history.lr.append(lr)
             stop = False
             if val is not None:
