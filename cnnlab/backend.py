@@ -44,8 +44,9 @@ _DEFAULT_SEED = 0
 _rng = np.random.default_rng(_DEFAULT_SEED)
 
 _INSTALL_HINT = (
-    "Install it with `pip install 'cnnlab[gpu]'` (CuPy for CUDA 12; needs an NVIDIA GPU "
-    "and driver), or keep the default NumPy backend with cl.backend.use('numpy')."
+    "Install it with `pip install 'cnnlab[gpu]'` (CuPy for CUDA 12) or `pip install "
+    "'cnnlab[gpu-cuda13]'` (CuPy for CUDA 13), whichever matches the machine's CUDA (needs an "
+    "NVIDIA GPU and driver), or keep the default NumPy backend with cl.backend.use('numpy')."
 )
 
 

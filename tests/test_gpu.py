@@ -147,3 +147,28 @@ def test_short_training_run_matches_numpy():
     assert cpu_losses[-1] < cpu_losses[0]
     for key, value in cpu_state.items():
         np.testing.assert_allclose(gpu_state[key], value, rtol=1e-7, atol=1e-10)
+
+
+def test_fit_matches_numpy():
+    """fit() (device-side accuracy counts, first layer without dx) gives the same history."""
+    rng = np.random.default_rng(1)
+    X, y = rng.random((48, 1, 8, 8)), rng.integers(0, 3, 48)
+
+    def run():
+        model = cl.nn.Sequential(cl.nn.Conv2d(1, 3, 3, pad=1, dtype=np.float64, rng=0), cl.nn.ReLU(),
+                                 cl.nn.MaxPool2d(2), cl.nn.Flatten(), cl.nn.Linear(48, 3, dtype=np.float64, rng=1))
+        opt = cl.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+        history = cl.train.fit(model, opt, (X[:32], y[:32]), val=(X[32:], y[32:]), epochs=2, batch_size=8,
+                               rng=0, progress=False)
+        return history, model.needs_input_grad
+
+    (cpu, cpu_flag) = run()
+    backend.use("cupy")
+    try:
+        (gpu, gpu_flag) = run()
+    finally:
+        backend.use("numpy")
+    assert cpu_flag is gpu_flag is True
+    assert gpu.train_acc == cpu.train_acc and gpu.val_acc == cpu.val_acc
+    np.testing.assert_allclose(gpu.train_loss, cpu.train_loss, rtol=1e-8)
+    assert all(type(v) is float for v in gpu.train_acc + gpu.val_acc)

@@ -3,6 +3,7 @@
 import threading
 
 import numpy as np
+import pytest
 
 from cnnlab import _scratch
 
@@ -52,3 +53,12 @@ def test_release_frees_the_buffers():
 
 def test_an_empty_shape_works():
     assert _scratch.get("rows", (0, 5), np.float32, np).shape == (0, 5)
+
+
+@pytest.mark.gpu
+def test_numpy_and_cupy_buffers_are_kept_apart():
+    import cupy as cp  # conftest.py skips gpu-marked tests unless CuPy can reach a GPU
+    on_gpu = _scratch.get("columns", (4, 4), np.float32, cp)
+    on_cpu = _scratch.get("columns", (4, 4), np.float32, np)
+    assert isinstance(on_gpu, cp.ndarray) and isinstance(on_cpu, np.ndarray)
+    assert _scratch.get("columns", (2, 2), np.float32, cp).data.ptr == on_gpu.data.ptr
