@@ -244,6 +244,26 @@ def test_conv2d_backward_without_dx_numerically(rng, x_shape, w_shape, stride, p
     assert max(errors) < 1e-7
 
 
+@pytest.mark.parametrize("per_group, groups", [(1, 5), (2, 3)])   # the last group is smaller
+@pytest.mark.parametrize("x_shape, w_shape, stride, pad", [CONV_SHAPES[0], CONV_SHAPES[3], CONV_SHAPES[6]])
+def test_conv2d_in_groups_of_samples_matches_naive_loops(rng, monkeypatch, per_group, groups, x_shape, w_shape,
+                                                         stride, pad):
+    x_shape = (5,) + x_shape[1:]
+    x, w, b = rng.standard_normal(x_shape), rng.standard_normal(w_shape), rng.standard_normal(w_shape[0])
+    _, cache = conv.conv2d_forward(x, w, b, stride, pad)
+    grid = cache[2]
+    column_bytes = w[0].size * grid.qh * grid.qw * x.itemsize    # one sample's columns
+    monkeypatch.setattr(conv, "GROUP_BYTES", per_group * column_bytes)
+    sizes = [g.stop - g.start for g in grid.groups(x.itemsize)]
+    assert sizes == [per_group] * (groups - 1) + [5 - per_group * (groups - 1)]
+    out, cache = conv.conv2d_forward(x, w, b, stride, pad)
+    dout = rng.standard_normal(out.shape)
+    expected, naive_cache = naive.conv2d_forward_naive(x, w, b, stride, pad)
+    np.testing.assert_allclose(out, expected, rtol=1e-10, atol=1e-12)
+    for got, want in zip(conv.conv2d_backward(dout, cache), naive.conv2d_backward_naive(dout, naive_cache)):
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+
+
 def test_conv2d_caches_stay_valid_while_other_convolutions_run(rng):
     # The kernels reuse scratch buffers between calls: nothing a cache needs may live in them.
     x1, x2 = rng.standard_normal((2, 3, 6, 6)), rng.standard_normal((2, 3, 6, 6))

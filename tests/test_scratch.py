@@ -51,6 +51,15 @@ def test_release_frees_the_buffers():
     assert not np.shares_memory(a, _scratch.get("columns", (8,), np.float32, np))
 
 
+@pytest.mark.parametrize("n_cols, dtype", [(16384, np.float32), (12544, np.float32), (100, np.float64), (1, np.float32)])
+def test_matrix_rows_start_an_odd_multiple_of_256_bytes_apart(n_cols, dtype):
+    m = _scratch.matrix("columns", 72, n_cols, dtype, np)
+    assert m.shape == (72, n_cols) and m.dtype == dtype and m.strides[1] == m.itemsize
+    assert m.strides[0] >= n_cols * m.itemsize and m.strides[0] % 256 == 0 and (m.strides[0] // 256) % 2 == 1
+    m[...] = 1.0
+    assert np.shares_memory(m, _scratch.get("columns", (1,), dtype, np))
+
+
 def test_an_empty_shape_works():
     assert _scratch.get("rows", (0, 5), np.float32, np).shape == (0, 5)
 
