@@ -255,6 +255,21 @@ def pool_case(timer, name, shape, size):
     return _row(timer, name, shape[0], args.repeats, run_cnnlab, run_torch, run_naive, n)
 
 
+def _step(model, opt, x, y):
+    """One SGD step of a cnnlab.nn model on a batch: forward, softmax cross-entropy, backward, update."""
+    opt.zero_grad()
+    _, dlogits = cl.F.softmax_cross_entropy(model(x), y)
+    model.backward(dlogits)
+    opt.step()
+
+
+def _torch_step(torch, model, opt, x, y):
+    """The same step in PyTorch."""
+    opt.zero_grad()
+    torch.nn.functional.cross_entropy(model(x), y).backward()
+    opt.step()
+
+
 def epoch_case(timer):
     """One epoch of SGD with momentum over random 28x28 images, batch 64 (cnnlab.nn vs torch.nn)."""
     args, xp = timer.args, timer.xp
@@ -265,7 +280,7 @@ def epoch_case(timer):
     order = gen.permutation(n_images)
     batches = [order[i:i + batch] for i in range(0, n_images, batch)]
 
-    nn, optim, F = cl.nn, cl.optim, cl.F
+    nn, optim = cl.nn, cl.optim
     model = nn.Sequential(
         nn.Conv2d(1, 8, 3, pad=1, rng=0), nn.ReLU(), nn.MaxPool2d(2),
         nn.Conv2d(8, 16, 3, pad=1, rng=1), nn.ReLU(), nn.MaxPool2d(2),
@@ -280,44 +295,34 @@ def epoch_case(timer):
 
     def run_cnnlab():
         for idx in cbatches:
-            opt.zero_grad()
-            _, dlogits = F.softmax_cross_entropy(model(Xc[idx]), yc[idx])
-            model.backward(dlogits)
-            opt.step()
+            _step(model, opt, Xc[idx], yc[idx])
 
     run_torch = None
     torch = timer.torch
     if torch is not None:
         dev = args.torch_device
-        torch.manual_seed(0)
-        tnn = torch.nn
-        tmodel = tnn.Sequential(
-            tnn.Conv2d(1, 8, 3, padding=1), tnn.ReLU(), tnn.MaxPool2d(2),
-            tnn.Conv2d(8, 16, 3, padding=1), tnn.ReLU(), tnn.MaxPool2d(2),
-            tnn.Flatten(), tnn.Linear(16 * 7 * 7, 10),
-        ).to(dev)
+        tmodel = _torch_cnn(torch, dev)
         topt = torch.optim.SGD(tmodel.parameters(), lr=0.01, momentum=0.9)
         Xt, yt = torch.from_numpy(X).to(dev), torch.from_numpy(y).to(dev)
         tbatches = [torch.from_numpy(idx).to(dev) for idx in batches]
 
         def run_torch():
             for idx in tbatches:
-                topt.zero_grad()
-                loss = torch.nn.functional.cross_entropy(tmodel(Xt[idx]), yt[idx])
-                loss.backward()
-                topt.step()
+                _torch_step(torch, tmodel, topt, Xt[idx], yt[idx])
 
     return _row(timer, EPOCH_CASE, f"{batch} x {len(batches)}", args.epoch_repeats, run_cnnlab, run_torch)
 
 
-def _torch_capstone(torch, dev):
-    """The capstone's network (knobs.cnn(): conv 8, pool, conv 16, pool, dropout, linear) in torch.nn."""
+def _torch_cnn(torch, dev, keep=1.0):
+    """The epoch's network in torch.nn: conv 8, pool, conv 16, pool, linear; with ``keep`` < 1 a
+    dropout layer before the linear one makes it the capstone's (knobs.cnn(), keep 0.75)."""
     tnn = torch.nn
     torch.manual_seed(0)
+    dropout = [tnn.Dropout(1 - keep)] if keep < 1 else []
     return tnn.Sequential(
         tnn.Conv2d(1, 8, 3, padding=1), tnn.ReLU(), tnn.MaxPool2d(2),
         tnn.Conv2d(8, 16, 3, padding=1), tnn.ReLU(), tnn.MaxPool2d(2),
-        tnn.Flatten(), tnn.Dropout(1 - 0.75), tnn.Linear(16 * 7 * 7, 10),
+        tnn.Flatten(), *dropout, tnn.Linear(16 * 7 * 7, 10),
     ).to(dev)
 
 
@@ -337,24 +342,19 @@ def capstone_step_case(timer):
     Xc, yc = xp.asarray(X), xp.asarray(y)
 
     def run_cnnlab():
-        opt.zero_grad()
-        _, dlogits = cl.F.softmax_cross_entropy(model(Xc), yc)
-        model.backward(dlogits)
-        opt.step()
+        _step(model, opt, Xc, yc)
 
     run_torch = None
     torch = timer.torch
     if torch is not None:
         dev = args.torch_device
-        tmodel = _torch_capstone(torch, dev).train()
+        tmodel = _torch_cnn(torch, dev, keep=0.75).train()
         topt = torch.optim.SGD(tmodel.parameters(), lr=recipe.lr, momentum=recipe.momentum,
                                weight_decay=recipe.weight_decay)
         Xt, yt = torch.from_numpy(X).to(dev), torch.from_numpy(y).to(dev)
 
         def run_torch():
-            topt.zero_grad()
-            torch.nn.functional.cross_entropy(tmodel(Xt), yt).backward()
-            topt.step()
+            _torch_step(torch, tmodel, topt, Xt, yt)
 
     return _row(timer, CAPSTONE_STEP_CASE, batch, args.repeats, run_cnnlab, run_torch)
 
@@ -372,7 +372,7 @@ def predict_case(timer):
     run_torch = None
     torch = timer.torch
     if torch is not None:
-        tmodel = _torch_capstone(torch, args.torch_device).eval()
+        tmodel = _torch_cnn(torch, args.torch_device, keep=0.75).eval()
         xt = torch.from_numpy(x).to(args.torch_device)
 
         def run_torch():
