@@ -13,11 +13,18 @@ position, the C*kh*kw input values its window covers turns this sum into one mat
 adjoint col2im is kh*kw slice additions (``+=``) into the same slices, the idea of Chainer's
 ``im2col_cpu``. Plain slicing, so the same code runs on NumPy and CuPy.
 
-Internally the columns are kept as a (C*kh*kw, N*Ho*Wo) matrix: the forward pass and both
-weight and input gradients are then single 2-D matrix products (one BLAS/cuBLAS call each).
-:func:`im2col` returns the transpose of that matrix, (N*Ho*Wo, C*kh*kw), the layout lesson 05
-asks students for. Padding is never materialised: each offset copies only the part of its slice
-that lies inside the input and the rest of the buffer stays zero.
+:func:`im2col` returns the (N*Ho*Wo, C*kh*kw) matrix lesson 05 asks students for; padding is
+never materialised there: each offset copies only the part of its slice that lies inside the
+input and the rest of the buffer stays zero.
+
+The fast :func:`conv2d_forward` and :func:`conv2d_backward` use the same two ideas, one slice
+per kernel offset and the adjoint ``+=``, on a layout made for speed (:class:`_Grid`): the input
+is zero-padded and flattened first, so that each offset's slice is one contiguous run per
+channel; the columns form a (C*kh*kw, positions) matrix, so that the forward pass, dw and the
+column gradient are one matrix product each (one BLAS/cuBLAS call); large batches go through in
+groups that stay in the caches; and the matrices live in scratch buffers reused from call to
+call (:mod:`cnnlab._scratch`). Each trick is explained where it is used and measured in
+``benchmarks/README.md``.
 """
 
 from __future__ import annotations
