@@ -60,7 +60,7 @@ def test_bundle_pyproject_is_the_course_one_without_tests(made):
     assert data["project"]["name"] == "cnnlab"
     assert data["project"]["dependencies"] == repo["project"]["dependencies"]
     assert data["project"]["scripts"] == {"cnnlab": "cnnlab.cli:main"}
-    assert set(data["project"].get("optional-dependencies", {})) == {"gpu"}
+    assert set(data["project"].get("optional-dependencies", {})) == {"gpu", "gpu-cuda13"}
     assert "pytest" not in data.get("tool", {})
     assert data["project"]["readme"] == "README.md"
 
