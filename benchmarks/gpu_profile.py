@@ -101,8 +101,11 @@ def cupti_counts(step, steps, trace_path):
             step()
         backend.xp.cuda.Device().synchronize()
     prof.export_chrome_trace(str(trace_path))
-    events = json.loads(Path(trace_path).read_text()).get("traceEvents", [])
-    by_category = Counter(e.get("cat") for e in events)
+    return trace_counts(json.loads(Path(trace_path).read_text()).get("traceEvents", []), steps)
+
+
+def trace_counts(events, steps):
+    """Count the events of a chrome trace (torch.profiler's export) per step."""
     kernels = [e for e in events if e.get("cat") == "kernel"]
     copies = [e for e in events if e.get("cat") == "gpu_memcpy"]
     runtime = Counter(e.get("name", "") for e in events if e.get("cat") == "cuda_runtime")
@@ -115,7 +118,7 @@ def cupti_counts(step, steps, trace_path):
         "kernel_ms": sum(e.get("dur", 0) for e in kernels) / 1e3,
     }
     return {**{k: v / steps for k, v in per_step.items()}, "waiting_calls": waits,
-            "event_categories": dict(by_category),
+            "event_categories": dict(Counter(e.get("cat") for e in events)),
             "top_kernels": Counter(e["name"].split("(")[0][:60] for e in kernels).most_common(12)}
 
 

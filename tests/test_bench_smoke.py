@@ -1,9 +1,12 @@
-"""benchmarks/bench.py runs end to end (--quick: tiny sizes, one repeat, well under a few seconds)."""
+"""benchmarks/bench.py runs end to end (--quick: tiny sizes, one repeat, well under a few seconds),
+and gpu_profile.py reads a CUPTI trace right (the rest of it needs a GPU)."""
 
 import json
 import subprocess
 import sys
 from pathlib import Path
+
+from fixtures import benchmarks
 
 ROOT = Path(__file__).resolve().parent.parent
 CASES = [
@@ -39,3 +42,22 @@ def test_bench_quick_prints_and_saves_every_case(tmp_path):
     assert len(with_naive) == 9
     assert all(r["naive_ms"] > 0 and r["naive_over_cnnlab"] > 0 for r in with_naive)
     assert json.loads(out_json.read_text())["targets"] == {}     # no PyTorch: nothing to compare
+
+
+def test_gpu_profile_counts_a_trace_per_step():
+    # benchmarks/gpu_profile.py runs only on a GPU; its reading of the CUPTI trace is checked here.
+    profile = benchmarks.load("gpu_profile")
+    events = (
+        [{"cat": "kernel", "name": "cupy_copy__float32_float32(...)", "dur": 5}] * 6
+        + [{"cat": "kernel", "name": "gemm", "dur": 20}] * 2
+        + [{"cat": "gpu_memcpy", "name": "Memcpy DtoH (Device -> Pageable)"}] * 2
+        + [{"cat": "gpu_memcpy", "name": "Memcpy HtoD (Pageable -> Device)"}] * 2
+        + [{"cat": "cuda_runtime", "name": "cudaMemcpyAsync"}] * 4
+        + [{"cat": "cuda_runtime", "name": "cudaStreamSynchronize"}] * 2
+        + [{"cat": "cuda_runtime", "name": "cudaLaunchKernel"}] * 8
+    )
+    counts = profile.trace_counts(events, steps=2)
+    assert counts["kernels"] == 4 and counts["memcpy"] == 2 and counts["memcpy_device_to_host"] == 1
+    assert counts["runtime_calls_that_wait"] == 1 and counts["waiting_calls"] == {"cudaStreamSynchronize": 2}
+    assert counts["kernel_ms"] == 0.035
+    assert counts["top_kernels"][0] == ("cupy_copy__float32_float32", 6)
