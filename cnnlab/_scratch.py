@@ -47,7 +47,7 @@ def get(role: str, shape: tuple, dtype, xp):
 
 def matrix(role: str, n_rows: int, n_cols: int, dtype, xp):
     """An (n_rows, n_cols) matrix from the buffer of ``role`` (rules as for :func:`get`) whose rows
-    start an odd multiple of 256 bytes apart, for the matrix products.
+    start an odd multiple of 256 bytes apart on NumPy (contiguous on CuPy), for matrix products.
 
     Why: when the rows of a matrix are a multiple of 4 KiB apart, the same element of every row
     falls into the same few sets of the processor's caches, and a matrix product, which reads
@@ -55,8 +55,12 @@ def matrix(role: str, n_rows: int, n_cols: int, dtype, xp):
     (64 images of 16x16 positions: 64 KiB of float32); padding each row to an odd multiple of
     256 bytes made its three products 15-50 % faster on the development VM.
     """
-    itemsize = np.dtype(dtype).itemsize
-    row = (-(-n_cols * itemsize // 256) | 1) * 256 // itemsize
+    row = n_cols
+    # A processor-cache effect: a GPU's matrix products tile their operands themselves, and CuPy
+    # may copy a matrix with padded rows to a contiguous one first.
+    if xp is np:
+        itemsize = np.dtype(dtype).itemsize
+        row = (-(-n_cols * itemsize // 256) | 1) * 256 // itemsize
     return get(role, (n_rows, row), dtype, xp)[:, :n_cols]
 
 

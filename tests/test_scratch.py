@@ -71,3 +71,4 @@ def test_numpy_and_cupy_buffers_are_kept_apart():
     on_cpu = _scratch.get("columns", (4, 4), np.float32, np)
     assert isinstance(on_gpu, cp.ndarray) and isinstance(on_cpu, np.ndarray)
     assert _scratch.get("columns", (2, 2), np.float32, cp).data.ptr == on_gpu.data.ptr
+    assert _scratch.matrix("rows", 72, 16384, np.float32, cp).flags.c_contiguous   # no padding on a GPU
