@@ -346,6 +346,7 @@ def test_first_layer_can_skip_the_input_gradient():
     assert model.needs_input_grad and all(layer.needs_input_grad for layer in model)
     model.needs_input_grad = False
     assert [layer.needs_input_grad for layer in model] == [False, True, True, True, True]
+    assert model[:2].needs_input_grad is False      # a sequence's flag is its first layer's
     # parameter gradients still match central differences; the input gradient is None
     assert_grads_match(model, randn(2, 1, 6, 6), cross_entropy(np.array([2, 0])))
     model.needs_input_grad = True
