@@ -4,7 +4,8 @@
 
     cnnlab build [--execute] [--student DIR] [LESSON ...]
     cnnlab validate
-    cnnlab grade SUBMISSION ... --out DIR [--jobs N] [--timeout S] [--memory MB] [--full]
+    cnnlab grade SUBMISSION ... --out DIR [--jobs N] [--timeout S] [--memory MB] [--pids N]
+                 [--submission-timeout S] [--full] [--seed SECRET] [--no-sandbox]
 
 Every command takes ``--root DIR`` (default: the nearest folder upwards from here holding
 ``solutions/`` or cnnlab's ``pyproject.toml``). Exit status: 0 done, 1 problems found (validate,
@@ -18,7 +19,7 @@ import sys
 from pathlib import Path
 
 from .course import build as _build
-from .course.grade import DEFAULT_MEMORY, DEFAULT_TIMEOUT, grade
+from .course.grade import DEFAULT_MEMORY, DEFAULT_PIDS, DEFAULT_TIMEOUT, grade
 from .course.lessons import CourseError, find_root, select
 
 
@@ -62,14 +63,25 @@ def parser() -> argparse.ArgumentParser:
                         description="Check the lesson sources and that notebooks/ is what build writes.")
 
     g = commands.add_parser("grade", parents=[common], help="autograde submitted notebooks",
-                            description="Grade submitted notebooks; write OUT/<name>.json and OUT/grades.csv.")
+                            description="Grade submitted notebooks, each in a sandboxed kernel, re-checking every "
+                                        "exercise on fresh and hidden cases; write OUT/<name>.json, OUT/grades.csv, "
+                                        "OUT/report.html (and .json) and OUT/run.json.")
     g.add_argument("submissions", nargs="+", metavar="SUBMISSION")
     g.add_argument("--out", required=True, metavar="DIR", help="folder for the results")
     g.add_argument("--jobs", type=_positive_int, default=1, help="submissions graded at once (default 1)")
     g.add_argument("--timeout", type=_positive_float, default=DEFAULT_TIMEOUT,
                    help=f"seconds per cell (default {DEFAULT_TIMEOUT})")
     g.add_argument("--memory", type=_non_negative_int, default=DEFAULT_MEMORY,
-                   help=f"address-space limit per kernel in MB; 0: none (default {DEFAULT_MEMORY})")
+                   help=f"address-space limit per kernel process in MB; 0: none (default {DEFAULT_MEMORY})")
+    g.add_argument("--pids", type=_positive_int, default=DEFAULT_PIDS,
+                   help=f"processes and threads per kernel (default {DEFAULT_PIDS})")
+    g.add_argument("--submission-timeout", type=_positive_float, default=0.0, metavar="S",
+                   help="seconds for a whole submission (default: 20 times --timeout)")
+    g.add_argument("--seed", metavar="SECRET", help="the secret of an earlier run (its run.json), to repeat it "
+                                                    "exactly; default: a new random secret")
+    g.add_argument("--no-sandbox", action="store_true",
+                   help="run the kernels without bubblewrap (macOS, or no user namespaces): a hostile "
+                        "submission can then change files and disturb its classmates; see the README")
     g.add_argument("--full", action="store_true",
                    help="run the lessons in full mode; by default CNNLAB_FAST=1, as in CI, so the capstone "
                         "trains on a subset for one epoch (its full run takes minutes per submission)")
@@ -121,12 +133,17 @@ def run_validate(args) -> int:
 
 def run_grade(args) -> int:
     subs = grade(args.submissions, _root(args), args.out, jobs=args.jobs, timeout=args.timeout,
-                 memory_mb=args.memory, fast=not args.full)
+                 memory_mb=args.memory, fast=not args.full, sandboxed=not args.no_sandbox, seed=args.seed,
+                 pids=args.pids, submission_timeout=args.submission_timeout)
     for sub in subs:
         score = f"{sub.total:g}/{sub.max:g}" if sub.lesson else "-"
         print(f"{sub.file}: {sub.lesson or '?'} {score} {sub.status}" + (f" ({sub.reason})" if sub.reason else ""))
     errors = sum(s.status != "ok" for s in subs)
-    print(f"cnnlab grade: {len(subs)} submission(s), {errors} with errors; results in {args.out}")
+    print(f"cnnlab grade: {len(subs)} submission(s), {errors} with errors; results in {args.out} "
+          f"(report.html: the class report)")
+    if args.no_sandbox:
+        print("cnnlab grade: WARNING: graded without a sandbox (--no-sandbox): the submissions' code ran with "
+              "your permissions and could have changed files or disturbed each other", file=sys.stderr)
     return 0
 
 

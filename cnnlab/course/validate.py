@@ -18,9 +18,10 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import build, leaks
+from . import build, leaks, recheck
 from . import notebook as nbk
-from .lessons import STUDENT, Lesson, Problem, all_lessons, misnamed_sources, relative
+from ..grading import core, plain
+from .lessons import SOURCES, STUDENT, Lesson, Problem, all_lessons, misnamed_sources, relative
 
 _CHECK_CALL = re.compile(r"(?<![\w])check\(")
 _ASSERT = re.compile(r"^\s*assert\b", re.M)
@@ -79,6 +80,11 @@ def _graded_problems(cell, meta) -> list[str]:
     code = "\n".join(line for line in cell["source"].split("\n") if not line.lstrip().startswith("#"))
     if not (_CHECK_CALL.search(code) or _ASSERT.search(code)):
         found.append("a graded test cell must test something: a cl.check(...) call or an assert")
+    elif cell["cell_type"] == "code":
+        try:  # cnnlab grade re-checks the exercise of that call with the functions it names
+            recheck.check_call(nbk.replace_regions(cell["source"], "hidden"))
+        except ValueError as err:
+            found.append(f"{err} (cnnlab grade reads the exercise and the function names from it)")
     return found
 
 
@@ -187,6 +193,30 @@ def _sync_problems(lesson: Lesson, source, path: str) -> list[Problem]:
                             "(never edit notebooks/ by hand)")]
 
 
+def hidden_problems(lesson: Lesson, source, registry) -> list[Problem]:
+    """The grader's hidden cases of the lesson (``solutions/hidden/<lesson>.py``): loadable,
+    for exercises of this lesson, at least one for each, and each one drawable as plain data."""
+    path = relative(lesson.root / SOURCES / recheck.HIDDEN / f"{lesson.name}.py", lesson.root)
+    try:
+        cases = recheck.hidden_cases(lesson.root, lesson.name)
+    except Exception as err:
+        return [Problem(path, f"cannot be loaded: {type(err).__name__}: {err}")]
+    graded = [nbk.grade_id(c) for c in source.cells if nbk.is_grade(c) and registry and nbk.grade_id(c) in registry]
+    problems = [Problem(path, f"has cases for {gid!r}, which is not an exercise of this lesson")
+                for gid in cases if gid not in graded]
+    for gid in graded:
+        if not cases.get(gid):
+            problems.append(Problem(path, f"no hidden cases for exercise {gid!r}: add some (the grader re-checks "
+                                          "every exercise on them)"))
+            continue
+        try:
+            for _, _, inputs in core.draw(registry[gid], seed=0, extra=cases[gid]):
+                plain.pack(inputs, inputs=True)
+        except Exception as err:
+            problems.append(Problem(path, f"a case of {gid!r} cannot be drawn and sent: {type(err).__name__}: {err}"))
+    return problems
+
+
 def validate_lesson(lesson: Lesson, registry=None) -> tuple[list[Problem], int, float]:
     """Problems of one lesson, its number of graded cells and their points."""
     path = relative(lesson.source, lesson.root)
@@ -199,6 +229,7 @@ def validate_lesson(lesson: Lesson, registry=None) -> tuple[list[Problem], int, 
     total = sum(nbk.points(c) for c in graded)
     if not problems:  # a broken source cannot be built; its own problems come first
         problems = _sync_problems(lesson, source, path)
+    problems += hidden_problems(lesson, source, registry)
     if lesson.student.is_file():
         try:
             student = nbk.read(lesson.student)

@@ -16,6 +16,7 @@ import numpy as np
 
 from .. import functional as F
 from .. import gradcheck
+from . import plain
 from .core import Case, CheckFailure, Draw, Mistake, call_backward, call_forward, exercise, normal
 
 # --- linear_forward / linear_backward ---------------------------------------------------------
@@ -167,6 +168,7 @@ def _relu_backward(dout, cache):
 
 # --- backprop_chain --------------------------------------------------------------------------------
 
+@plain.catalogue("lesson02.chain_linear", factory=True)
 class _Linear:
     """A layer of the checks' chains: forward(x) caches, backward(g) -> (g_prev, {"W", "b"})."""
 
@@ -185,6 +187,7 @@ class _Linear:
         return f"Linear{tuple(self.W.shape[::-1])}"
 
 
+@plain.catalogue("lesson02.chain_relu", factory=True)
 class _ReLU:
     """A parameter-free layer: its gradient dict is empty."""
 
@@ -199,6 +202,7 @@ class _ReLU:
         return "ReLU()"
 
 
+@plain.catalogue("lesson02.chain_tanh", factory=True)
 class _Tanh:
     def forward(self, x):
         self.out = np.tanh(x)
@@ -216,29 +220,42 @@ def _half_squared_error(target, out):
     return out - target
 
 
-def _chain_case(note, n, widths, activation=_ReLU, seed=None):
+@plain.catalogue("lesson02.half_squared_error_grad", factory=True)
+def _half_squared_error_grad(target):
+    """The ``dloss`` of a chain case: out -> out - target, named for the case's line."""
+    dloss = functools.partial(_half_squared_error, target)
+    dloss.__name__ = "half_squared_error_grad"
+    return dloss
+
+
+_NAMES = {"linear": "lesson02.chain_linear", "relu": "lesson02.chain_relu", "tanh": "lesson02.chain_tanh"}
+
+
+def _layer(kind, *args):
+    """A layer of the checks' chains, from the catalogue (so a kernel can rebuild it)."""
+    return plain.named(_NAMES[kind], *args)
+
+
+def _chain_case(note, n, widths, activation="relu", seed=None):
     """A chain Linear, activation, Linear, ... through ``widths``, with input and target drawn."""
     def make(rng):
         layers = []
         for i, (d_in, d_out) in enumerate(zip(widths[:-1], widths[1:])):
             if i:
-                layers.append(activation())
-            layers.append(_Linear(rng.standard_normal((d_out, d_in)) / np.sqrt(d_in),
+                layers.append(_layer(activation))
+            layers.append(_layer("linear", rng.standard_normal((d_out, d_in)) / np.sqrt(d_in),
                                   rng.standard_normal(d_out)))
         target = rng.standard_normal((n, widths[-1]))
-        dloss = functools.partial(_half_squared_error, target)
-        dloss.__name__ = "half_squared_error_grad"
-        return {"layers": layers, "x": rng.standard_normal((n, widths[0])), "dloss": dloss}
+        return {"layers": layers, "x": rng.standard_normal((n, widths[0])),
+                "dloss": plain.named("lesson02.half_squared_error_grad", target)}
     return Case(note, make=make, seed=seed)
 
 
 def _hand_chain(rng):
     """x = 2 -> 3x -> ReLU -> -z + 1, loss 1/2 out^2: worked out in the lesson."""
-    dloss = functools.partial(_half_squared_error, np.zeros((1, 1)))
-    dloss.__name__ = "half_squared_error_grad"
-    return {"layers": [_Linear(np.array([[3.0]]), np.array([0.0])), _ReLU(),
-                       _Linear(np.array([[-1.0]]), np.array([1.0]))],
-            "x": np.array([[2.0]]), "dloss": dloss}
+    return {"layers": [_layer("linear", np.array([[3.0]]), np.array([0.0])), _layer("relu"),
+                       _layer("linear", np.array([[-1.0]]), np.array([1.0]))],
+            "x": np.array([[2.0]]), "dloss": plain.named("lesson02.half_squared_error_grad", np.zeros((1, 1)))}
 
 
 def _forward(layers, x):
@@ -292,7 +309,7 @@ def _input_to_every_layer(layers, x, dloss):
                        {"W": np.array([[-30.0]]), "b": np.array([-5.0])}]),
         _chain_case("widths 5 -> 3 -> 2", 4, (5, 3, 2)),
         _chain_case("one linear layer", 2, (3, 2)),
-        _chain_case("a deeper chain with tanh, all widths 3", 2, (3, 3, 3, 3), activation=_Tanh),
+        _chain_case("a deeper chain with tanh, all widths 3", 2, (3, 3, 3, 3), activation="tanh"),
     ],
     mistakes=[
         Mistake("layers visited in forward order: the backward pass starts at the last layer, "
@@ -318,22 +335,27 @@ def _backprop_chain(layers, x, dloss):
 
 # --- numerical_gradient -----------------------------------------------------------------------------
 
+@plain.catalogue("lesson02.sin_times_cube")
 def sin_times_cube(x):
     return float(np.sum(np.sin(x) * x ** 3))
 
 
+@plain.catalogue("lesson02.log_sum_exp")
 def log_sum_exp(x):
     return float(np.log(np.sum(np.exp(x))))
 
 
+@plain.catalogue("lesson02.sum_exp_3x")
 def sum_exp_3x(x):
     return float(np.sum(np.exp(3 * x)))
 
 
+@plain.catalogue("lesson02.sum_of_squares")
 def sum_of_squares(x):
     return float(np.sum(x ** 2))
 
 
+@plain.catalogue("lesson02.neighbour_products")
 def neighbour_products(x):
     # couples entries, so an entry left perturbed changes the others' derivatives
     return float(np.sum(x * np.roll(x, 1)) + np.sum(x ** 3))

@@ -32,7 +32,7 @@ def _over_epochs(fn, inputs):
     return pairs
 
 
-def _compare_schedules(expected, got):
+def _compare_schedules(expected, got, inputs):
     """Compare two lists of ``(epoch, rate)`` pairs; the message names the first wrong epoch.
 
     The tolerance is relative only: rates of 1e-7 are common late in a schedule, and an
