@@ -99,13 +99,11 @@ def test_solution_markers_outside_a_solution_cell_refuse_to_build():
 
 def test_student_notebook_content(course):
     nb = kit.load(course / kit.STUDENT)
-    double = kit.text(kit.cell(nb, "double_solution"))
-    assert double == 'def double(x):\n    """Return twice x (a number or an array)."""\n' \
-                     "    # YOUR CODE HERE\n    raise NotImplementedError()"
+    stub = kit.text(kit.cell(nb, "scale_images_solution"))
+    assert stub == 'def scale_images(x):\n    """(N, C, H, W) uint8 -> float32 in [0, 1]."""\n' \
+                   "    # YOUR CODE HERE\n    raise NotImplementedError()"
     assert kit.text(kit.cell(nb, "linear_answer")) == "Why is doubling linear?\n\nYOUR ANSWER HERE"
-    assert kit.text(kit.cell(nb, "fx_double")) == (
-        "fixture_checks.register()  # the fixture's stand-in for cnnlab/grading/lessonNN.py\n"
-        'cl.check("fx_double", double)')
+    assert kit.text(kit.cell(nb, "scale_images")) == 'cl.check("scale_images", scale_images)'
     assert nb["nbformat"] == 4 and nb["nbformat_minor"] == 5
     assert nb["metadata"] == {"cnnlab": {"lesson": kit.LESSON, "version": nb["metadata"]["cnnlab"]["version"]},
                               "kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python",
@@ -117,13 +115,13 @@ def test_student_notebook_content(course):
 def test_cells_are_locked_by_kind_and_ids_are_stable(course):
     nb = kit.load(course / kit.STUDENT)
     meta = {kit.gid(c): c["metadata"] for c in nb["cells"] if kit.gid(c)}
-    for locked in ("setup", "fx_double", "fx_row_sums", "summary"):
+    for locked in ("setup", "scale_images", "mean_image", "summary"):
         assert meta[locked]["editable"] is False and meta[locked]["deletable"] is False
-    for solution in ("double_solution", "row_sums_solution", "linear_answer"):
+    for solution in ("scale_images_solution", "mean_image_solution", "linear_answer"):
         assert meta[solution]["deletable"] is False and "editable" not in meta[solution]
     assert [c["id"] for c in nb["cells"]] == [
-        "fx00", "setup", "fx02", "double_solution", "fx_double", "fx05", "linear_answer", "fx07",
-        "row_sums_solution", "fx_row_sums", "summary"]
+        "fx00", "setup", "fx02", "scale_images_solution", "scale_images", "fx05", "linear_answer", "fx07",
+        "mean_image_solution", "mean_image", "summary"]
     plain = [c for c in nb["cells"] if not kit.gid(c)]
     assert all(c["metadata"] == {} for c in plain)
 
@@ -145,7 +143,8 @@ def test_outputs_execution_counts_and_extra_metadata_are_dropped(course):
 
 def test_student_notebook_has_no_solution_or_hidden_text(course):
     found = leaks.secrets(nbk.read(course / kit.SOURCE))
-    assert "twice = 2 * x" in found.solution and 'assert double(21) == 42, "hidden case: 21"' in found.hidden
+    assert "scaled = x.astype(np.float32) / 255" in found.solution
+    assert "assert scale_images(np.zeros((2, 1, 2, 2), dtype=np.uint8)).sum() == 0.0" in found.hidden
     text = (course / kit.STUDENT).read_text()
     assert "BEGIN" not in text and "END SOLUTION" not in text and "HIDDEN" not in text
     for line in found.solution | found.hidden:
@@ -191,18 +190,18 @@ def test_cli_unknown_lesson_exits_2(course, capsys):
 
 def test_cli_broken_source_exits_2_and_writes_nothing(course, capsys):
     nb = kit.load(course / kit.SOURCE)
-    kit.cell(nb, "double_solution")["source"] += "\n### END SOLUTION"
+    kit.cell(nb, "scale_images_solution")["source"] += "\n### END SOLUTION"
     kit.save(course / kit.SOURCE, nb)
     before = (course / kit.STUDENT).read_bytes()
     assert main(["build", "--root", str(course)]) == 2
     err = capsys.readouterr().err
-    assert f"{kit.SOURCE}: cell 4 (double_solution): line 7: '### END SOLUTION' without a matching" in err
+    assert f"{kit.SOURCE}: cell 4 (scale_images_solution): line 7: '### END SOLUTION' without a matching" in err
     assert (course / kit.STUDENT).read_bytes() == before
 
 
 def test_cli_metadata_without_grade_id_exits_2(course, capsys):
     nb = kit.load(course / kit.SOURCE)
-    del kit.cell(nb, "fx_double")["metadata"]["nbgrader"]["grade_id"]
+    del kit.cell(nb, "scale_images")["metadata"]["nbgrader"]["grade_id"]
     kit.save(course / kit.SOURCE, nb)
     assert main(["build", "--root", str(course)]) == 2
     assert f"{kit.SOURCE}: cell 5: nbgrader metadata without a grade_id (got None)" in capsys.readouterr().err
@@ -257,7 +256,7 @@ def assert_only_graded_cells_fail(outcomes):
 def test_fixture_student_notebook_runs_with_only_graded_cells_failing(course):
     outcomes = run_cell_by_cell(nbk.read(course / kit.STUDENT), course)
     assert_only_graded_cells_fail(outcomes)
-    assert [name for name, graded, _ in outcomes if graded] == ["fx_double", "fx_row_sums"]
+    assert [name for name, graded, _ in outcomes if graded] == ["scale_images", "mean_image"]
     # check printed its friendly line before raising again
     assert "Not implemented yet" in outcomes[2][2].stdout
 
@@ -289,7 +288,7 @@ def test_execute_refreshes_source_outputs_in_place(course, capsys, monkeypatch):
     assert text(outputs[2][0]) == f"full {course}\n"
     assert [c.get("id") for c in executed["cells"]] == [c.get("id") for c in nb["cells"]]
     assert [c["metadata"] for c in executed["cells"]] == [c["metadata"] for c in nb["cells"]]
-    assert text(kit.cell(executed, "fx_double")["outputs"][-1]).endswith("all 2 cases passed, 2 points.\n")
+    assert text(kit.cell(executed, "scale_images")["outputs"][-1]).endswith("all 5 cases passed, 1 point.\n")
     # the student notebook gains the probe cell only: outputs never reach it
     assert (course / kit.STUDENT).read_bytes() != before_student
     assert validate_clean(course, capsys)

@@ -13,6 +13,8 @@ from cnnlab.cli import main
 from cnnlab.course import bundle, leaks
 from cnnlab.course import notebook as nbk
 
+HIDDEN = "assert scale_images(np.zeros((2, 1, 2, 2), dtype=np.uint8)).sum() == 0.0"  # the fixture's
+
 
 @pytest.fixture
 def course(tmp_path):
@@ -95,18 +97,18 @@ def test_check_finds_every_kind_of_leak(made, course):
     source = nbk.read(course / kit.SOURCE)
     student = made / "notebooks" / f"{kit.LESSON}.ipynb"
     nb = kit.load(student)
-    kit.cell(nb, "double_solution")["source"] = "def double(x):\n    twice = 2 * x"
+    kit.cell(nb, "scale_images_solution")["source"] = "def scale_images(x):\n    scaled = x.astype(np.float32) / 255"
     kit.save(student, nb)
-    (made / "cnnlab" / "extra.py").write_text("# assert double(-0.25) == -0.5\n")
+    (made / "cnnlab" / "extra.py").write_text(f"# {HIDDEN}\n")
     (made / "solutions").mkdir()
     (made / "solutions" / "x.txt").write_text("")
     kit.save(made / "data" / "copy.ipynb", kit.load(course / kit.SOURCE))
     problems = [str(p) for p in bundle.check_bundle(made, course)]
     assert problems == [
-        "cnnlab/extra.py: reveals a hidden test: line 1: hidden test text '# assert double(-0.25) == -0.5'",
+        f"cnnlab/extra.py: reveals a hidden test: line 1: hidden test text '# {HIDDEN[:45]}...'",
         "data/copy.ipynb: a notebook that is not a student notebook of the course",
-        f"notebooks/{kit.LESSON}.ipynb: cell 4 (double_solution): reveals the answer: line 2: "
-        "solution text 'twice = 2 * x'",
+        f"notebooks/{kit.LESSON}.ipynb: cell 4 (scale_images_solution): reveals the answer: line 2: "
+        "solution text 'scaled = x.astype(np.float32) / 255'",
         "solutions: a solutions folder must not be in a student bundle",
         "solutions/x.txt: a solutions folder must not be in a student bundle",
     ]
@@ -118,7 +120,7 @@ def test_cli_exits_nonzero_when_the_bundle_leaks(course, tmp_path, capsys, monke
 
     def leaky_fill(folder, root, lessons):
         fill(folder, root, lessons)
-        (folder / "notes.txt").write_text('assert double(21) == 42, "hidden case: 21"\n')
+        (folder / "notes.txt").write_text(HIDDEN + "\n")
 
     monkeypatch.setattr(bundle, "_fill", leaky_fill)
     assert main(["build", "--root", str(course), "--student", str(tmp_path / "out")]) == 1

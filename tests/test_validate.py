@@ -54,7 +54,7 @@ def only_problem(course, capsys, expected):
 def test_clean_course_passes_with_a_summary(course, capsys):
     status, lines, err = validate(course, capsys)
     assert status == 0 and err == ""
-    assert lines == ["cnnlab validate: 1 lesson(s), 2 graded cell(s) worth 5 point(s); sources well "
+    assert lines == ["cnnlab validate: 1 lesson(s), 2 graded cell(s) worth 2 point(s); sources well "
                      "formed, notebooks/ up to date, no leaks"]
 
 
@@ -99,21 +99,24 @@ def student_lines(course, capsys):
 
 
 def test_solution_text_in_student_notebook(course, capsys):
-    edit_student(course, "double_solution", lambda c: c.update(source="def double(x):\n    twice = 2 * x"))
+    edit_student(course, "scale_images_solution",
+                 lambda c: c.update(source="def scale_images(x):\n    scaled = x.astype(np.float32) / 255"))
     assert student_lines(course, capsys) == [
-        f"{NB}: cell 4 (double_solution): reveals the answer: line 2: solution text 'twice = 2 * x'"]
+        f"{NB}: cell 4 (scale_images_solution): reveals the answer: line 2: solution text "
+        "'scaled = x.astype(np.float32) / 255'"]
 
 
 def test_hidden_test_text_in_student_notebook(course, capsys):
-    edit_student(course, "fx_double", lambda c: c.update(source="assert double(-0.25) == -0.5"))
+    hidden = "assert scale_images(np.zeros((2, 1, 2, 2), dtype=np.uint8)).sum() == 0.0"
+    edit_student(course, "scale_images", lambda c: c.update(source=hidden))
     assert student_lines(course, capsys) == [
-        f"{NB}: cell 5 (fx_double): reveals the answer: line 1: hidden test text 'assert double(-0.25) == -0.5'"]
+        f"{NB}: cell 5 (scale_images): reveals the answer: line 1: hidden test text '{hidden[:47]}...'"]
 
 
 def test_marker_in_student_notebook(course, capsys):
-    edit_student(course, "double_solution", lambda c: c.update(source="### BEGIN SOLUTION\npass"))
+    edit_student(course, "scale_images_solution", lambda c: c.update(source="### BEGIN SOLUTION\npass"))
     assert student_lines(course, capsys) == [
-        f"{NB}: cell 4 (double_solution): reveals the answer: line 1: marker text '### BEGIN SOLUTION'"]
+        f"{NB}: cell 4 (scale_images_solution): reveals the answer: line 1: marker text '### BEGIN SOLUTION'"]
 
 
 def test_stored_output_in_student_notebook(course, capsys):
@@ -131,14 +134,14 @@ def test_execution_count_in_student_notebook(course, capsys):
 # --- source metadata ----------------------------------------------------------------------------
 
 def test_duplicate_grade_id(course, capsys):
-    set_meta(course, "row_sums_solution", grade_id="double_solution")
-    only_problem(course, capsys, f"{SRC}: cell 9 (double_solution): grade_id 'double_solution' is also "
+    set_meta(course, "mean_image_solution", grade_id="scale_images_solution")
+    only_problem(course, capsys, f"{SRC}: cell 9 (scale_images_solution): grade_id 'scale_images_solution' is also "
                                  "used by cell 4; grade ids must be unique")
 
 
 @pytest.mark.parametrize("bad", ["Double", "2nd", "fx-double", ""])
 def test_malformed_grade_id(course, capsys, bad):
-    set_meta(course, "double_solution", grade_id=bad)
+    set_meta(course, "scale_images_solution", grade_id=bad)
     status, lines, _ = validate(course, capsys)
     assert status == 1
     where = f"cell 4 ({bad})" if bad else "cell 4"
@@ -147,8 +150,8 @@ def test_malformed_grade_id(course, capsys, bad):
 
 @pytest.mark.parametrize("points", [0, -1, "2", True, None])
 def test_graded_cell_needs_numeric_points(course, capsys, points):
-    set_meta(course, "fx_row_sums", points=points)
-    only_problem(course, capsys, f"{SRC}: cell 10 (fx_row_sums): a graded cell needs numeric points > 0; "
+    set_meta(course, "mean_image", points=points)
+    only_problem(course, capsys, f"{SRC}: cell 10 (mean_image): a graded cell needs numeric points > 0; "
                                  f"got {points!r}")
 
 
@@ -163,74 +166,93 @@ def test_flags_must_be_booleans(course, capsys):
 
 
 def test_graded_cell_must_be_locked(course, capsys):
-    set_meta(course, "fx_row_sums", locked=False)
-    only_problem(course, capsys, f"{SRC}: cell 10 (fx_row_sums): a graded test cell must be locked (locked: true)")
+    set_meta(course, "mean_image", locked=False)
+    only_problem(course, capsys, f"{SRC}: cell 10 (mean_image): a graded test cell must be locked (locked: true)")
 
 
 def test_graded_cell_must_test_something(course, capsys):
-    set_source(course, "fx_row_sums", "# check(row_sums) is only mentioned in a comment\nrow_sums")
-    only_problem(course, capsys, f"{SRC}: cell 10 (fx_row_sums): a graded test cell must test something: "
+    set_source(course, "mean_image", "# check(row_sums) is only mentioned in a comment\nrow_sums")
+    only_problem(course, capsys, f"{SRC}: cell 10 (mean_image): a graded test cell must test something: "
                                  "a cl.check(...) call or an assert")
 
 
-def test_graded_cell_with_only_asserts_is_fine(course, capsys):
-    set_source(course, "fx_row_sums", "assert row_sums(np.ones((2, 2))).tolist() == [2.0, 2.0]")
-    assert validate(course, capsys)[1][0].startswith(f"{NB}: differs")  # stale, but the source is fine
+def test_graded_cell_must_start_with_the_check_call_the_grader_reads(course, capsys):
+    set_source(course, "mean_image", "assert mean_image(np.ones((2, 1, 1, 1))).tolist() == [[[1.0]]]")
+    only_problem(course, capsys, f"{SRC}: cell 10 (mean_image): the graded cell must start with "
+                                 'cl.check("<exercise id>", <function name>[, <partner>=<function name> ...]) '
+                                 "(cnnlab grade reads the exercise and the function names from it)")
+
+
+def test_graded_cell_check_must_name_bare_functions(course, capsys):
+    set_source(course, "mean_image", 'cl.check("mean_image", lambda X: X.mean(axis=0))')
+    only_problem(course, capsys, f"{SRC}: cell 10 (mean_image): the graded cell must start with "
+                                 'cl.check("<exercise id>", <function name>[, <partner>=<function name> ...]), '
+                                 "with bare names (cnnlab grade reads the exercise and the function names from it)")
+
+
+def test_hidden_cases_missing_or_broken(course, capsys):
+    hidden = course / "solutions" / "hidden" / "01_warmup.py"
+    hidden.write_text("from cnnlab.grading import Case\nCASES = {'scale_images': [Case(x=3)], 'gd_1d': []}\n")
+    status, lines, _ = validate(course, capsys)
+    assert lines[:2] == ["solutions/hidden/01_warmup.py: has cases for 'gd_1d', which is not an exercise of this lesson",
+                         "solutions/hidden/01_warmup.py: no hidden cases for exercise 'mean_image': add some (the "
+                         "grader re-checks every exercise on them)"]
+    hidden.write_text("CASES = 3\n")
+    assert validate(course, capsys)[1][0].startswith("solutions/hidden/01_warmup.py: cannot be loaded: ValueError")
 
 
 def test_graded_cell_named_after_another_registered_exercise(course, capsys):
-    set_meta(course, "fx_row_sums", points=1)
-    set_source(course, "fx_row_sums", 'cl.check("scale_images", row_sums)')
-    only_problem(course, capsys, f"{SRC}: cell 10 (fx_row_sums): grade_id 'fx_row_sums' differs from the "
+    set_meta(course, "mean_image", points=1)
+    set_source(course, "mean_image", 'cl.check("scale_images", mean_image)')
+    only_problem(course, capsys, f"{SRC}: cell 10 (mean_image): grade_id 'mean_image' differs from the "
                                  "exercise id it checks ('scale_images'); name the graded cell after its exercise")
 
 
 def test_graded_cell_points_differ_from_the_registry(course, capsys):
-    set_source(course, "fx_row_sums", 'cl.check("scale_images", row_sums)')
-    set_meta(course, "fx_row_sums", grade_id="scale_images", points=3)
-    only_problem(course, capsys, f"{SRC}: cell 10 (scale_images): points 3 differ from the 1 registered for "
-                                 "exercise 'scale_images' in cnnlab.grading")
+    set_meta(course, "mean_image", points=3)
+    only_problem(course, capsys, f"{SRC}: cell 10 (mean_image): points 3 differ from the 1 registered for "
+                                 "exercise 'mean_image' in cnnlab.grading")
 
 
 def test_manually_graded_answer_is_refused(course, capsys):
-    set_meta(course, "fx_row_sums", solution=True)
+    set_meta(course, "mean_image", solution=True)
     status, lines, _ = validate(course, capsys)
     assert status == 1
-    assert "cell 10 (fx_row_sums): grade and solution both true" in lines[0]
+    assert "cell 10 (mean_image): grade and solution both true" in lines[0]
 
 
 # --- markers ------------------------------------------------------------------------------------
 
 def test_unbalanced_end_marker(course, capsys):
-    set_source(course, "row_sums_solution", "def row_sums(a):\n    return a.sum(axis=1)\n    ### END SOLUTION")
-    only_problem(course, capsys, f"{SRC}: cell 9 (row_sums_solution): line 3: '### END SOLUTION' without a "
+    set_source(course, "mean_image_solution", "def row_sums(a):\n    return a.sum(axis=1)\n    ### END SOLUTION")
+    only_problem(course, capsys, f"{SRC}: cell 9 (mean_image_solution): line 3: '### END SOLUTION' without a "
                                  "matching '### BEGIN SOLUTION' before it")
 
 
 def test_nested_markers(course, capsys):
-    set_source(course, "row_sums_solution", "### BEGIN SOLUTION\n### BEGIN SOLUTION\nx\n### END SOLUTION\n"
+    set_source(course, "mean_image_solution", "### BEGIN SOLUTION\n### BEGIN SOLUTION\nx\n### END SOLUTION\n"
                                             "### END SOLUTION")
-    only_problem(course, capsys, f"{SRC}: cell 9 (row_sums_solution): line 2: '### BEGIN SOLUTION' inside "
+    only_problem(course, capsys, f"{SRC}: cell 9 (mean_image_solution): line 2: '### BEGIN SOLUTION' inside "
                                  "the solution region opened on line 1 (regions cannot be nested)")
 
 
 def test_unclosed_marker(course, capsys):
-    set_source(course, "fx_double", 'cl.check("fx_double", double)\n### BEGIN HIDDEN TESTS\nassert double(1) == 2')
-    only_problem(course, capsys, f"{SRC}: cell 5 (fx_double): line 2: '### BEGIN HIDDEN TESTS' is never "
+    set_source(course, "scale_images", 'cl.check("scale_images", scale_images)\n### BEGIN HIDDEN TESTS\nassert 1')
+    only_problem(course, capsys, f"{SRC}: cell 5 (scale_images): line 2: '### BEGIN HIDDEN TESTS' is never "
                                  "closed by '### END HIDDEN TESTS'")
 
 
 def test_malformed_marker(course, capsys):
-    set_source(course, "row_sums_solution", "def row_sums(a):\n    ## BEGIN SOLUTION\n    return 1\n"
+    set_source(course, "mean_image_solution", "def row_sums(a):\n    ## BEGIN SOLUTION\n    return 1\n"
                                             "    ### END SOLUTION")
-    only_problem(course, capsys, f"{SRC}: cell 9 (row_sums_solution): malformed marker '## BEGIN SOLUTION': "
+    only_problem(course, capsys, f"{SRC}: cell 9 (mean_image_solution): malformed marker '## BEGIN SOLUTION': "
                                  "a marker line holds exactly '### BEGIN SOLUTION', '### END SOLUTION', "
                                  "'### BEGIN HIDDEN TESTS' or '### END HIDDEN TESTS'")
 
 
 def test_solution_cell_without_markers(course, capsys):
-    set_source(course, "row_sums_solution", "def row_sums(a):\n    return a.sum(axis=1)")
-    only_problem(course, capsys, f"{SRC}: cell 9 (row_sums_solution): a solution cell without "
+    set_source(course, "mean_image_solution", "def row_sums(a):\n    return a.sum(axis=1)")
+    only_problem(course, capsys, f"{SRC}: cell 9 (mean_image_solution): a solution cell without "
                                  "'### BEGIN SOLUTION' / '### END SOLUTION' markers")
 
 
@@ -270,7 +292,7 @@ def test_unreadable_source(course, capsys):
 
 def test_several_problems_one_line_each(course, capsys):
     set_meta(course, "setup", schema_version=1)
-    set_meta(course, "fx_row_sums", points=0)
+    set_meta(course, "mean_image", points=0)
     status, lines, err = validate(course, capsys)
     assert status == 1 and len(lines) == 2
     assert "cnnlab validate: 2 problem(s)" in err
