@@ -42,7 +42,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .. import __version__
-from ..grading import core, lesson12, plain, remote
+from ..grading import core, lesson12, plain
 from . import build, leaks, recheck, report, sandbox
 from . import notebook as nbk
 from .kernel import CellResult, Kernel, Launch

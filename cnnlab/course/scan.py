@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 __all__ = ["Finding", "forbidden", "scan"]
 
-_IMPORTERS = {"import_module", "__import__"}
+_MAGICS = {"time", "timeit", "prun", "capture", "debug"}  # magics that run the code they are given
 
 
 @dataclass(frozen=True)
@@ -121,9 +121,11 @@ class _Reader(ast.NodeVisitor):
         if isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant) \
                 and isinstance(node.args[0].value, str) and node.args[0].value.split(".")[0] == "cnnlab":
             func = node.func
-            if (isinstance(func, ast.Name) and func.id in _IMPORTERS) or \
-                    (isinstance(func, ast.Attribute) and func.attr in _IMPORTERS):
+            name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
+            if name == "import_module":
                 return node.args[0].value
+            if name == "__import__":  # returns the top-level package
+                return "cnnlab"
         return None
 
     def visit_Import(self, node):
@@ -234,6 +236,15 @@ class _Reader(ast.NodeVisitor):
     def visit_Call(self, node):
         if not self._reference(node):
             self.generic_visit(node)
+        # %time x = ... and %%timeit cells: IPython turns them into calls with the code as a string
+        func = node.func
+        if isinstance(func, ast.Attribute) and func.attr in ("run_line_magic", "run_cell_magic") and node.args \
+                and isinstance(node.args[0], ast.Constant) and node.args[0].value in _MAGICS:
+            for arg in node.args[1:]:
+                if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+                    tree = _parse(arg.value)
+                    if tree is not None:
+                        self.visit(tree)
 
 
 def _parse(source: str):

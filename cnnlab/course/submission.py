@@ -57,7 +57,8 @@ def _cell_type(cell: dict) -> str:
 
 @dataclass
 class Step:
-    """One cell to run: ``role`` is "graded", "locked", "solution" or "free"."""
+    """One cell to run: ``role`` is "graded", "locked", "solution", "lesson" (a plain cell of
+    the lesson as released) or "free" (a cell the student wrote or changed)."""
 
     role: str
     label: str  # the grade_id, or "cell N" (N counted from 1 in the submission)
@@ -67,7 +68,8 @@ class Step:
 
     @property
     def editable(self) -> bool:
-        """Written by the student (solution and free cells), not restored from the lesson."""
+        """Written by the student: a solution cell, or a cell of their own ("free"). A plain
+        cell of the lesson left as released has the role "lesson"."""
         return self.role in ("solution", "free")
 
 
@@ -78,6 +80,7 @@ def restore(nb: dict, source, student) -> tuple[list[Step], list[str]]:
     what was repaired."""
     skeleton = [(nbk.grade_id(c), c) for c in source.cells if nbk.kind(c) and nbk.grade_id(c)]
     public = {nbk.grade_id(c): c for c in student.cells if nbk.grade_id(c)}
+    released = {c["source"] for c in student.cells if not nbk.kind(c)}  # the lesson's plain cells
     anchors, segments, head, events = {}, {gid: [] for gid, _ in skeleton}, [], []
     current = head
     for index, cell in enumerate(_cells(nb)):
@@ -85,7 +88,8 @@ def restore(nb: dict, source, student) -> tuple[list[Step], list[str]]:
         if gid in segments and gid not in anchors:
             anchors[gid], current = cell, segments[gid]
         else:
-            current.append(Step("free", f"cell {index + 1}", _cell_type(cell), _source(cell)))
+            text = _source(cell)
+            current.append(Step("lesson" if text in released else "free", f"cell {index + 1}", _cell_type(cell), text))
     steps = list(head)
     for gid, src in skeleton:
         role = {"grade": "graded", "locked": "locked", "solution": "solution"}[nbk.kind(src)]

@@ -32,7 +32,6 @@ import copy
 import difflib
 import numbers
 import os
-import sys
 import sysconfig
 import traceback
 import warnings

@@ -122,7 +122,7 @@ _HAND_LABELS = np.array([1.0, 1.0, 1.0, -1.0, -1.0])  # -> 0, 0.5, 2, 2, 0
 
 
 @exercise(
-    "hinge_loss", points=1,
+    "hinge_loss", points=1, implemented_by=("cnnlab.functional.hinge_loss",),
     cases=[
         Case(score=normal(8), y=_labels(8)),
         Case("worked out by hand: 0, 0.5, 2, 2, 0", score=_HAND_SCORES.copy(), y=_HAND_LABELS.copy(),
@@ -227,7 +227,7 @@ def _table_case(note, n, lr, epochs, w0=0.0):
 
 
 @exercise(
-    "gd_1d", points=2,
+    "gd_1d", points=2, implemented_by=("cnnlab.widgets.learning_rate.gd_path",),
     cases=[
         Case("the seeds' table, lr 0.01, one epoch: 1.01, 1.0076, 1.003169, 1.00413731",
              xs=learning_rate.TABLE_X.copy(), ys=learning_rate.TABLE_Y.copy(), w0=0.0, lr=0.01,

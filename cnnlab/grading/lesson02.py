@@ -35,7 +35,9 @@ _HAND_B = np.array([0.5, 0.0, -1.0])  # out = [1.5, 5, 3]
 
 
 @exercise(
-    "linear_forward", points=1, call=call_forward,
+    "linear_forward", points=1,
+        implemented_by=("cnnlab.functional.linear_forward", "cnnlab.nn.Linear", "cnnlab.autograd.linear"),
+        call=call_forward,
     cases=[
         _linear_case("", 4, 5, 3),
         Case("worked out by hand: [1, 2] -> [1.5, 5, 3]", x=_HAND_X.copy(), W=_HAND_W.copy(),
@@ -67,7 +69,9 @@ def _wrong_backward(fn):
 
 
 @exercise(
-    "linear_backward", points=2, call=call_backward, partners={"forward": F.linear_forward},
+    "linear_backward", points=2,
+        implemented_by=("cnnlab.functional.linear_backward", "cnnlab.nn.Linear", "cnnlab.autograd.linear"),
+        call=call_backward, partners={"forward": F.linear_forward},
     output_names=("dx", "dW", "db"),
     cases=[
         _linear_case("", 4, 5, 3, backward=True),
@@ -111,7 +115,9 @@ _HAND_RELU = np.array([[-2.0, 0.0, 3.0], [1.5, -0.5, 0.0]])
 
 
 @exercise(
-    "relu_forward", points=1, call=call_forward,
+    "relu_forward", points=1,
+        implemented_by=("cnnlab.functional.relu_forward", "cnnlab.nn.ReLU", "cnnlab.autograd.relu"),
+        call=call_forward,
     cases=[
         Case(x=normal(4, 5)),
         Case("worked out by hand, zeros included", x=_HAND_RELU.copy(),
@@ -138,7 +144,9 @@ def _relu_case(note, *shape):
 
 
 @exercise(
-    "relu_backward", points=1, call=call_backward, partners={"forward": F.relu_forward},
+    "relu_backward", points=1,
+        implemented_by=("cnnlab.functional.relu_backward", "cnnlab.nn.ReLU", "cnnlab.autograd.relu"),
+        call=call_backward, partners={"forward": F.relu_forward},
     cases=[
         _relu_case("", 4, 5),
         Case("worked out by hand: dout passes where x > 0", x=np.array([[-2.0, 1.0, 3.0, -0.5]]),
@@ -300,7 +308,7 @@ def _input_to_every_layer(layers, x, dloss):
 
 
 @exercise(
-    "backprop_chain", points=2,
+    "backprop_chain", points=2, implemented_by=("cnnlab.nn.Sequential",),
     cases=[
         _chain_case("Linear, ReLU, Linear; all widths 4", 3, (4, 4, 4)),
         Case("worked out by hand: x = 2, W1 = 3, ReLU, W2 = -1, b2 = 1, L = 1/2 out^2",
@@ -374,7 +382,9 @@ def _call_numerical(fn, inputs):
 
 
 @exercise(
-    "numerical_gradient", points=2, call=_call_numerical, rtol=1e-7, atol=1e-9,
+    "numerical_gradient", points=2,
+        implemented_by=("cnnlab.gradcheck.numerical_gradient", "cnnlab.gradcheck.numerical_gradient_array"),
+        call=_call_numerical, rtol=1e-7, atol=1e-9,
     cases=[
         Case(f=sin_times_cube, x=normal(5), h=1e-5),
         Case("f = sum of squares at [1, 2, 3]: the gradient is 2x = [2, 4, 6]", f=sum_of_squares,

@@ -239,7 +239,7 @@ def _graph_case(note, expr, **values):
 
 
 register(Exercise(
-    "graph_ops", points=3, call=_call_graph, reference=None,
+    "graph_ops", points=3, implemented_by=("cnnlab.autograd.Tensor",), call=_call_graph, reference=None,
     cases=[
         _graph_case("", "a * b", a=2.0, b=-3.0),
         _graph_case("", "a + b", a=1.5, b=4.0),
@@ -430,7 +430,9 @@ _GRAPHS = [
 
 
 @exercise(
-    "topological_order", points=2, call=_call_order, summarize=_as_order, compare=_compare_order,
+    "topological_order", points=2,
+        implemented_by=("cnnlab.autograd.topological_order",),
+        call=_call_order, summarize=_as_order, compare=_compare_order,
     cases=[_order_case(note, expr, **values) for note, expr, values in _GRAPHS],
     detectors=[_duplicates, _reversed, _root_missing, _leaves_missing],
 )
@@ -480,7 +482,7 @@ def _backward_root_only(root):
 
 
 @exercise(
-    "backward", points=2, call=_call_backward,
+    "backward", points=2, implemented_by=("cnnlab.autograd.Tensor.backward",), call=_call_backward,
     cases=[_order_case(note, expr, **values) for note, expr, values in _GRAPHS],
     mistakes=[
         Mistake("recursion that double-counts shared nodes: a node reached along two paths runs its "

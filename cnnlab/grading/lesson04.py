@@ -47,7 +47,7 @@ def _raising(formula):
 
 
 @exercise(
-    "conv_output_size", points=1,
+    "conv_output_size", points=1, implemented_by=("cnnlab.conv.conv_output_size",),
     cases=[
         Case(n=32, k=5, stride=1, pad=0),
         Case("stride 2 covers a padded 7x7 input", n=7, k=3, stride=2, pad=1),
@@ -89,7 +89,7 @@ def _conv_output_size(n, k, stride=1, pad=0):
 
 
 @exercise(
-    "covers_input", points=1,
+    "covers_input", points=1, implemented_by=("cnnlab.widgets.conv_explorer.arithmetic",),
     cases=[
         Case("7x7, 3x3, stride 2, pad 1: windows end at the last padded column", n=7, k=3, stride=2, pad=1),
         Case("8x8, 3x3, stride 2, pad 1: one column left over", n=8, k=3, stride=2, pad=1),
@@ -128,7 +128,7 @@ def _covers_input(n, k, stride, pad):
 
 
 @exercise(
-    "pad2d", points=1, dtype="exact",
+    "pad2d", points=1, implemented_by=("cnnlab.conv.pad2d",), dtype="exact",
     cases=[
         Case(x=normal(2, 3, 4, 5), pad=1),
         Case("pad 2, one sample, one channel", x=normal(1, 1, 3, 3), pad=2),
@@ -230,7 +230,9 @@ _HAND_W = np.array([[[[1.0, 0.0], [0.0, -1.0]]]])  # x[i, j] - x[i+1, j+1] = -5 
 
 
 @exercise(
-    "conv2d_forward_naive", points=3, call=call_forward,
+    "conv2d_forward_naive", points=3,
+        implemented_by=("cnnlab.conv.conv2d_forward", "cnnlab.nn.Conv2d", "cnnlab.autograd.conv2d"),
+        call=call_forward,
     cases=[
         _conv_case("", (2, 3, 5, 5), (4, 3, 3, 3), 1, 0),
         _conv_case("stride 2, pad 1", (2, 3, 7, 7), (2, 3, 3, 3), 2, 1),

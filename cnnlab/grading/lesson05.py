@@ -84,6 +84,7 @@ _HAND_EXPECTED = (np.array([[[[1.0, 2, 1], [2, 4, 2], [1, 2, 1]]]]),   # windows
 
 @exercise(
     "conv2d_backward_naive", points=3,
+        implemented_by=("cnnlab.conv.conv2d_backward", "cnnlab.nn.Conv2d", "cnnlab.autograd.conv2d"),
     call=call_backward, partners={"forward": _forward}, output_names=("dx", "dw", "db"),
     cases=[
         _backward_case("", (2, 3, 5, 5), (4, 3, 3, 3), 1, 0),
@@ -154,7 +155,7 @@ _HAND_IM2COL = np.arange(1.0, 10.0).reshape(1, 1, 3, 3)
 
 
 @exercise(
-    "im2col", points=2,
+    "im2col", points=2, implemented_by=("cnnlab.conv.im2col",),
     cases=[
         _im2col_case("", (2, 3, 4, 4), 3, 3, 1, 0),
         Case("worked out by hand: 2x2 windows of 1..9, one per row",

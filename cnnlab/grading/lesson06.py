@@ -42,7 +42,9 @@ def _pool_loops(x, size, stride, reduce, start=None, ceil=False):
 
 
 @exercise(
-    "maxpool_forward_naive", points=2, call=call_forward,
+    "maxpool_forward_naive", points=2,
+        implemented_by=("cnnlab.pooling.maxpool2d_forward", "cnnlab.nn.MaxPool2d", "cnnlab.autograd.maxpool2d"),
+        call=call_forward,
     cases=[
         Case(x=normal(2, 3, 4, 4), size=2, stride=2),
         Case("worked out by hand", x=np.array([[[[1.0, 5, 2, 0], [3, 4, 8, 1], [0, 0, -1, -3], [9, 2, -2, -4]]]]),
@@ -222,6 +224,7 @@ _SHARED[0, 0, 2, 2] = 50.0
 
 @exercise(
     "maxpool_backward_naive", points=3,
+        implemented_by=("cnnlab.pooling.maxpool2d_backward", "cnnlab.nn.MaxPool2d", "cnnlab.autograd.maxpool2d"),
     call=call_backward, partners={"forward": _maxpool_forward_naive}, compare=_compare_routes,
     cases=[
         _pool_case("", normal(2, 3, 4, 4), 2, 2),
@@ -321,6 +324,7 @@ def _avg_case(note, x, size, stride):
 
 @exercise(
     "avgpool_backward", points=2,
+        implemented_by=("cnnlab.pooling.avgpool2d_forward", "cnnlab.pooling.avgpool2d_backward", "cnnlab.nn.AvgPool2d"),
     call=_forward_and_backward, partners={"forward": _avgpool_forward}, output_names=("out", "dx"),
     cases=[
         _avg_case("", normal(2, 3, 4, 4), 2, 2),

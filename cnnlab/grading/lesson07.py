@@ -226,7 +226,9 @@ def _case(note, n, batch_size, shape=(3,), seed=0):
 
 
 @exercise(
-    "minibatches", points=2, call=_call_minibatches, summarize=_summarize, compare=_compare_facts,
+    "minibatches", points=2,
+        implemented_by=("cnnlab.data.batches",),
+        call=_call_minibatches, summarize=_summarize, compare=_compare_facts,
     cases=[
         _case("10 = 3 + 3 + 3 + 1: the last batch is partial", 10, 3),
         _case("images (N, C, H, W); 20 = 4 batches of 5", 20, 5, shape=(1, 4, 4), seed=1),
@@ -261,7 +263,7 @@ def _minibatches(X, y, batch_size, rng):
 # --- sgd_step ---------------------------------------------------------------------------------------
 
 @exercise(
-    "sgd_step", points=1, dtype="exact",
+    "sgd_step", points=1, implemented_by=("cnnlab.optim.SGD",), dtype="exact",
     cases=[
         Case("by hand: (1, 2) - 0.1 (0.5, -1) = (0.95, 2.1)", w=np.array([1.0, 2.0]),
              grad=np.array([0.5, -1.0]), lr=0.1, expected=np.array([0.95, 2.1])),

@@ -188,7 +188,9 @@ def _batch_mask(rng, shape, keep):
 
 
 @exercise(
-    "dropout_forward", points=2, call=_call_forward, summarize=_forward_report, compare=_compare_reports,
+    "dropout_forward", points=2,
+        implemented_by=("cnnlab.functional.dropout_forward", "cnnlab.nn.Dropout"),
+        call=_call_forward, summarize=_forward_report, compare=_compare_reports,
     cases=[
         _forward_case("training, keep 0.8: a large batch, so the fraction kept is measured well",
                       normal(200, 500), 0.8, True, True),
@@ -316,7 +318,9 @@ def _unscaled(dout, cache):
 
 
 @exercise(
-    "dropout_backward", points=1, call=_call_backward, summarize=_backward_report, compare=_compare_reports,
+    "dropout_backward", points=1,
+        implemented_by=("cnnlab.functional.dropout_backward", "cnnlab.nn.Dropout"),
+        call=_call_backward, summarize=_backward_report, compare=_compare_reports,
     partners={"forward": F.dropout_forward},
     cases=[
         _backward_case("training, inverted, keep 0.8", (40, 100), 0.8, True, True),

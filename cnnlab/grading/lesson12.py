@@ -219,7 +219,9 @@ def _split_global_random(X, y, fractions, rng):
 
 
 @exercise(
-    "split_data", points=2, call=_twice, summarize=_pair_of_calls(_split_report), compare=_compare_reports,
+    "split_data", points=2,
+        implemented_by=("cnnlab.data.split",),
+        call=_twice, summarize=_pair_of_calls(_split_report), compare=_compare_reports,
     cases=[
         Case("3 classes of 100, shuffled labels", make=_split_inputs([100, 100, 100], (0.6, 0.2, 0.2))),
         Case("stored sorted by class, like mnist5k", make=_split_inputs([30] * 10, (0.8, 0.1, 0.1), sort=True)),
@@ -255,7 +257,7 @@ def _shifted(shape, shifts, dtype=np.float64):
 
 
 @exercise(
-    "normalize", points=1,
+    "normalize", points=1, implemented_by=("cnnlab.data.normalize",),
     cases=[
         Case("three channels, validation and test sets",
              X_train=_shifted((20, 3, 4, 4), (0.0, 2.0, -1.0)), X_val=_shifted((6, 3, 4, 4), (0.5, 1.0, 0.0)),
@@ -426,7 +428,9 @@ def _crop_global_random(x, size, pad, rng):
 
 
 @exercise(
-    "random_crop", points=2, call=_twice, summarize=_pair_of_calls(_crop_report), compare=_compare_reports,
+    "random_crop", points=2,
+        implemented_by=("cnnlab.data.random_crop",),
+        call=_twice, summarize=_pair_of_calls(_crop_report), compare=_compare_reports,
     cases=[
         Case("28 -> 28 with pad 2 in miniature: 8x8 crops of 8x8 images padded by 2",
              make=_crop_inputs((64, 1, 8, 8), 8, 2, np.float32)),
