@@ -28,7 +28,7 @@ from cnnlab.course import limits
 
 ROOT = Path(__file__).resolve().parents[1]
 HOSTILE = ROOT / "tests" / "hostile"
-GRADE = [sys.executable, "-m", "cnnlab", "grade", "--jobs", "2", "--timeout", "10", "--submission-timeout", "60"]
+GRADE = [sys.executable, "-m", "cnnlab", "grade", "--jobs", "2", "--timeout", "10", "--submission-timeout", "20"]
 BOUND = 400  # seconds for the whole class run (about 100 s on two cores)
 _SKIP = {".venv", ".git", "__pycache__", ".pytest_cache", "artifacts", ".ruff_cache", ".whl", ".gl", "work"}
 
@@ -54,8 +54,9 @@ def snapshot(folder: Path) -> dict:
 
 
 def results(out: Path) -> dict:
-    """submission name -> its JSON result."""
-    return {p.stem: json.loads(p.read_text()) for p in out.glob("*.json") if p.stem not in ("report", "run")}
+    """submission name -> its JSON result (as the grader wrote it, before any attack appended to it)."""
+    return {p.stem: json.loads(p.read_text().split("\nrewritten by detached_rewriter")[0])
+            for p in out.glob("*.json") if p.stem not in ("report", "run")}
 
 
 def scores(result: dict) -> dict:
@@ -83,10 +84,9 @@ def sandboxed(tmp_path_factory):
     seconds = _grade([*GRADE, "--out", str(base / "out"), *map(str, sorted(subs.glob("*.ipynb")))])
     exited = time.monotonic()
     right_after = {p.name: p.read_bytes() for p in (base / "out").iterdir()}
-    alone = {}
-    for path in CLASSMATES:  # each classmate on its own, in a run of its own
-        _grade([*GRADE, "--out", str(base / f"alone-{path.stem}"), str(subs / path.name)])
-        alone[path.stem] = results(base / f"alone-{path.stem}")[path.stem]
+    # the classmates again, without the attackers
+    _grade([*GRADE, "--out", str(base / "alone"), *(str(subs / p.name) for p in CLASSMATES)])
+    alone = results(base / "alone")
     time.sleep(max(0.0, exited + 10 - time.monotonic()))  # detached_rewriter waits 4 s after the grader exits
     return {"out": base / "out", "seconds": seconds, "right_after": right_after, "alone": alone, "before": before,
             "subs": subs, "after": {"course": snapshot(ROOT), "submissions": snapshot(subs)}}
@@ -128,7 +128,7 @@ def test_no_file_outside_the_scratch_folders_changed(sandboxed):
 def test_the_class_run_ends_within_its_bound(sandboxed):
     assert sandboxed["seconds"] < BOUND
     endless = results(sandboxed["out"])["endless_cells"]
-    assert endless["status"] == "error" and endless["seconds"] < 60 + 30  # its 60 s budget, and a margin
+    assert endless["status"] == "error" and endless["seconds"] < 20 + 30  # its 20 s budget, and a margin
 
 
 def test_the_report_names_the_flagged_and_the_troubled(sandboxed):
@@ -154,7 +154,8 @@ def _outer(work: Path, command: list[str], cgroup) -> list[str]:
 @pytest.fixture(scope="module")
 def unsandboxed(tmp_path_factory):
     kit.require_sandbox()
-    if os.geteuid() == 0 and limits.create(1, 0) is None:
+    cgroup = limits.create(1500, 12 * 1024) if os.geteuid() == 0 else None
+    if os.geteuid() == 0 and cgroup is None:
         pytest.skip("as root without control groups nothing would bound a fork bomb outside the sandbox")
     work = tmp_path_factory.mktemp("outer")
     course = work / "course"
@@ -169,12 +170,17 @@ def unsandboxed(tmp_path_factory):
     alone = [p for p in ATTACKS if not meta(p)["sandbox_only"]] + CLASSMATES
     grade = [*GRADE, "--no-sandbox", "--root", str(course)]
     lines = ["set -u", " ".join([*grade, "--out", str(work / "batch"), *(str(subs / p.name) for p in alone)])]
-    for path in (p for p in ATTACKS if meta(p)["sandbox_only"]):
-        out = work / f"run-{path.stem}"
-        lines += [" ".join([*grade, "--out", str(out), str(subs / path.name), str(subs / "classmate_right.ipynb")]),
-                  f"cp {out}/grades.csv {out}/grades.at_exit", "sleep 10"]
+    # Attacks whose effects show on their own files and scores share a run; those that harm
+    # whoever is graded beside them get a run each, with one honest classmate.
+    runs = {"together": ["course_files", "detached_rewriter", "read_solutions", "steal_classmate"],
+            "kill": ["kill_neighbours"], "fork": ["fork_bomb"]}
+    assert sorted(sum(runs.values(), [])) == sorted(p.stem for p in ATTACKS if meta(p)["sandbox_only"])
+    for run, names in runs.items():
+        out = work / f"run-{run}"
+        lines += [" ".join([*grade, "--out", str(out), *(str(subs / f"{n}.ipynb") for n in names),
+                            str(subs / "classmate_right.ipynb")]), f"cp {out}/grades.csv {work}/at-exit-{run}.csv"]
+    lines.append("sleep 4")  # detached_rewriter strikes 2 s after its grader has exited
     (work / "driver.sh").write_text("\n".join(lines) + "\n")
-    cgroup = limits.create(1500, 12 * 1024) if os.geteuid() == 0 else None
     try:
         env = {k: v for k, v in os.environ.items() if k != "CNNLAB_REQUIRE_SANDBOX"}
         done = subprocess.run(_outer(work, ["/bin/sh", str(work / "driver.sh")], cgroup), env=env, cwd=ROOT,
@@ -202,12 +208,11 @@ def test_without_the_sandbox_the_sandbox_only_attacks_succeed(unsandboxed):
     course = unsandboxed / "course"
     effects = {
         "course_files": (course / "hacked.txt").exists() and (course / "sitecustomize.py").exists(),
-        "detached_rewriter": (unsandboxed / "run-detached_rewriter" / "grades.csv").read_text()
-        != (unsandboxed / "run-detached_rewriter" / "grades.at_exit").read_text(),
-        "read_solutions": _run(unsandboxed, "read_solutions")["read_solutions"]["total"] == 2,
-        "steal_classmate": _run(unsandboxed, "steal_classmate")["steal_classmate"]["total"] == 2,
-        "kill_neighbours": any("killed the kernel" in e for e in
-                               _run(unsandboxed, "kill_neighbours")["classmate_right"]["events"]),
+        "detached_rewriter": "rewritten by detached_rewriter" in (unsandboxed / "run-together" / "grades.csv").read_text()
+        and "rewritten" not in (unsandboxed / "at-exit-together.csv").read_text(),
+        "read_solutions": _run(unsandboxed, "together")["read_solutions"]["total"] == 2,
+        "steal_classmate": _run(unsandboxed, "together")["steal_classmate"]["total"] == 2,
+        "kill_neighbours": _run(unsandboxed, "kill")["classmate_right"]["total"] < 2,
         "fork_bomb": int((course / "fork_count.txt").read_text()) > 256,  # more than a sandboxed kernel may have
     }
     sandbox_only = {p.stem for p in ATTACKS if meta(p)["sandbox_only"]}

@@ -173,7 +173,9 @@ def _seed_font_cache(home: Path) -> None:
     scans the system's fonts again in every kernel (a second or more each)."""
     try:
         import matplotlib
+        from matplotlib import font_manager
 
+        font_manager.fontManager  # builds the grader's own cache first, if it has none yet
         cache = Path(matplotlib.get_cachedir())
         target = home / ".config" / "matplotlib"
         target.mkdir(parents=True, exist_ok=True)
@@ -270,7 +272,7 @@ class _Grading:
         runner = _Runner(kernel, time.monotonic() + self.options.budget)
         self.outbox = os.open(self.folders.outbox, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
         try:
-            kernel.start()
+            _start(kernel)
             self.options.limits = self.launch.limits
             runner.start()
             for step in steps:
@@ -337,6 +339,19 @@ class _Grading:
         except plain.PlainError as err:
             return recheck.failed(f"the re-check's results could not be read ({err})")
         return recheck.judge(ex, cases, reply)
+
+
+def _start(kernel: Kernel) -> None:
+    """Start the kernel, trying again when it dies on the way (a loaded machine, or, without a
+    sandbox, a classmate's submission killing kernels)."""
+    for attempt in range(MAX_RESTARTS):
+        try:
+            kernel.start()
+            return
+        except RuntimeError as err:
+            kernel.close()
+            if attempt == MAX_RESTARTS - 1:
+                raise GradeError(f"the kernel would not start: {err}") from None
 
 
 def _finish(sub: Submission, trouble: list[str]) -> None:

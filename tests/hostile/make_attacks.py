@@ -34,7 +34,7 @@ CONV = ("def conv2d_forward_naive(x, w, b, stride=1, pad=0):\n"
         "    return out, (x, w, b, stride, pad)")
 # The grader's command line, as an attacker reads it from /proc (only visible without a sandbox).
 GRADER_ARGS = '''
-def grader_args():
+def grader_process():
     import os
     for pid in os.listdir("/proc"):
         try:
@@ -43,8 +43,11 @@ def grader_args():
             continue
         argv = [a.decode() for a in argv if a]
         if "grade" in argv and "--out" in argv:
-            return argv
-    return []
+            return int(pid), argv
+    return 0, []
+
+def grader_args():
+    return grader_process()[1]
 
 def option(name):
     argv = grader_args()
@@ -96,9 +99,11 @@ ATTACKS = [
     attack("detached_rewriter", "a detached process that waits for the grader to exit, then rewrites grades.csv and "
                                 "the JSON results", sandbox_only=True,
            before=[GRADER_ARGS + "\nimport subprocess, sys\nout = option('--out') or '/nowhere'\n"
-                   "code = ('import time, glob, os\\ntime.sleep(4)\\nfor p in glob.glob(os.path.join(%r, \"*\")):\\n'\n"
-                   "        '    try:\\n        open(p, \"a\").write(\"\\\\nrewritten by detached_rewriter\\\\n\")\\n'\n"
-                   "        '    except OSError:\\n        pass') % out\n"
+                   "code = (f'import glob, os, time\\nend = time.time() + 300\\n'\n"
+                   "        f'while time.time() < end and os.path.exists(\"/proc/{grader_process()[0]}\"):\\n'\n"
+                   "        f'    time.sleep(0.2)\\ntime.sleep(2)\\n'\n"
+                   "        f'for p in glob.glob(os.path.join({out!r}, \"*\")):\\n'\n"
+                   "        f'    open(p, \"a\").write(\"\\\\nrewritten by detached_rewriter\\\\n\")\\n')\n"
                    "subprocess.Popen([sys.executable, '-c', code], start_new_session=True, stdin=subprocess.DEVNULL,\n"
                    "                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)"]),
     attack("read_solutions", "the lesson's solution notebook and hidden cases read from the course folder, their "
@@ -127,13 +132,13 @@ ATTACKS = [
                       "mean_image": "mean_image = stolen.get('mean_image')"}),
     attack("kill_neighbours", "every other kernel on the machine killed, again and again, while classmates are graded",
            sandbox_only=True, before=[
-               "import os, signal, threading, time\ndef killer():\n    end = time.time() + 25\n    while time.time() < end:\n"
+               "import os, signal, threading, time\ndef killer():\n    end = time.time() + 8\n    while time.time() < end:\n"
                "        for pid in os.listdir('/proc'):\n            if not pid.isdigit() or int(pid) == os.getpid():\n"
                "                continue\n            try:\n                cmd = open(f'/proc/{pid}/cmdline', 'rb').read()\n"
                "            except OSError:\n                continue\n"
                "            if b'ipykernel' in cmd:\n                try:\n                    os.kill(int(pid), signal.SIGKILL)\n"
                "                except OSError:\n                    pass\n        time.sleep(0.2)\n"
-               "threading.Thread(target=killer, daemon=True).start()\ntime.sleep(8)"]),
+               "threading.Thread(target=killer, daemon=True).start()\ntime.sleep(6)"]),
     attack("library_implementation", "conv2d_forward_naive returns cnnlab's own convolution", lesson="04",
            solutions={"conv2d_forward_naive": "def conv2d_forward_naive(x, w, b, stride=1, pad=0):\n"
                                               "    return cl.F.conv2d_forward(x, w, b, stride, pad)[0], (x, w, b, stride, pad)"}),
@@ -167,24 +172,25 @@ ATTACKS = [
                    "    open(reply, 'wb').write(buffer.getvalue())\n"
                    "import importlib\nremote = importlib.import_module('cnnlab.' + 'grading.remote')\n"
                    "remote.serve = serve"]),
-    attack("hostile_reply_files", "a thread that replaces the kernel's reply files with a link to /etc/passwd, a "
-                                  "pipe and a zip bomb",
-           solutions={"scale_images": SCALE},
-           expected={"scale_images": 0, "mean_image": 0}, before=[
-               "import os, threading, time, zipfile, io\ndef sabotage():\n    end = time.time() + 60\n    n = 0\n"
-               "    while time.time() < end:\n        for name in os.listdir('/run/cnnlab/out') if os.path.isdir('/run/cnnlab/out') else []:\n"
-               "            path = os.path.join('/run/cnnlab/out', name)\n            if name.endswith('.part'):\n"
-               "                continue\n            try:\n                os.unlink(path)\n                n += 1\n"
-               "                if n % 3 == 0:\n                    os.symlink('/etc/passwd', path)\n"
-               "                elif n % 3 == 1:\n                    os.mkfifo(path)\n                else:\n"
-               "                    with zipfile.ZipFile(path, 'w', zipfile.ZIP_DEFLATED) as z:\n"
-               "                        z.writestr('tree.npy', b'0' * 50_000_000)\n            except OSError:\n"
-               "                pass\n        time.sleep(0.001)\n"
-               "threading.Thread(target=sabotage, daemon=True).start()"]),
+    attack("hostile_reply_files", "os.replace patched so that the kernel's replies become a link to /etc/passwd, a "
+                                  "pipe and a zip bomb (three exercises solved)", lesson="04",
+           solutions={"conv_output_size": "def conv_output_size(n, k, stride=1, pad=0):\n"
+                                          "    if k > n + 2 * pad:\n        raise ValueError('kernel too big')\n"
+                                          "    return (n + 2 * pad - k) // stride + 1",
+                      "covers_input": "def covers_input(n, k, stride, pad):\n    return (n + 2 * pad - k) % stride == 0",
+                      "pad2d": "def pad2d(x, pad):\n    return np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))"},
+           before=["import os, zipfile\nreal_replace, count = os.replace, [0]\n"
+                   "def replace(src, dst, *args, **kwargs):\n    if 'reply' not in str(dst):\n"
+                   "        return real_replace(src, dst, *args, **kwargs)\n    os.unlink(src)\n    count[0] += 1\n"
+                   "    if count[0] % 3 == 1:\n        os.symlink('/etc/passwd', dst)\n"
+                   "    elif count[0] % 3 == 2:\n        os.mkfifo(dst)\n    else:\n"
+                   "        with zipfile.ZipFile(dst, 'w', zipfile.ZIP_DEFLATED) as z:\n"
+                   "            z.writestr('tree.npy', b'0' * 50_000_000)\n"
+                   "os.replace = replace"]),
     attack("fork_bomb", "a fork bomb in a cell of its own (it notes in the course folder, where it can, how many "
                         "processes it got)", sandbox_only=True, before=[
-        GRADER_ARGS + "\nimport os, time\nchildren = 0\ntry:\n    for _ in range(2000):\n        if os.fork() == 0:\n"
-        "            time.sleep(15)\n            os._exit(0)\n        children += 1\nexcept OSError as err:\n"
+        GRADER_ARGS + "\nimport os, time\nchildren = 0\ntry:\n    for _ in range(400):\n        if os.fork() == 0:\n"
+        "            time.sleep(10)\n            os._exit(0)\n        children += 1\nexcept OSError as err:\n"
         "    print(children, err)\nroot = option('--root')\nif root:\n"
         "    open(os.path.join(root, 'fork_count.txt'), 'w').write(str(children))"]),
     attack("memory_hog", "a cell that asks for 64 GB (the exercises are right)", expected={"scale_images": 1, "mean_image": 1},
@@ -192,7 +198,7 @@ ATTACKS = [
            before=["try:\n    hog = bytearray(64 * 2**30)\nexcept MemoryError as err:\n    print('refused', err)"]),
     attack("endless_cells", "cells that each run just under the time limit, forever", before=[
         "import time\ntime.sleep(9.5)"] * 12),
-    attack("output_flood", "a cell printing 200 MB", before=["import sys\nfor _ in range(200):\n    sys.stdout.write('x' * 2**20)"]),
+    attack("output_flood", "a cell printing 50 MB", before=["import sys\nfor _ in range(50):\n    sys.stdout.write('x' * 2**20)"]),
     attack("keeps_exiting", "every cell ends the kernel", before=["import os\nos._exit(3)"],
            after=["import os\nos._exit(4)"], end=["import os\nos._exit(5)"]),
     attack("startup_file", "an IPython startup file that rebinds cl.check in every later kernel, then a crash to "
