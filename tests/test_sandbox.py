@@ -168,3 +168,10 @@ def test_probe_explains_what_is_missing(monkeypatch, tmp_path):
         assert "bubblewrap is not installed" in sandbox.probe()
     finally:
         sandbox.probe.cache_clear()
+
+
+def test_a_huge_message_is_refused_and_the_grader_carries_on(kernel):
+    result = kernel.run("import sys\nsys.stdout.write('x' * 100 * 2**20)\nsys.stdout.flush()", timeout=10)
+    assert result.status in ("ok", "timeout") and len(result.stdout) <= 20_000
+    kernel.restart()
+    assert run(kernel, "print(6 * 7)") == "42"

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
+import zmq
 from jupyter_client import KernelManager
 from nbclient import NotebookClient
 
@@ -37,6 +38,7 @@ from . import limits, sandbox
 KERNEL_NAME = "python3"
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _STREAM_CAP = 20_000  # characters of stdout/stderr kept per cell (a flood must not fill memory)
+_MAX_MESSAGE = 64 * 2**20  # bytes: a kernel sending a larger message is disconnected, not read
 
 
 def strip_ansi(text: str) -> str:
@@ -174,8 +176,12 @@ class Kernel:
                              f"RLIMIT_NPROC={launch.pids}" if launch.pids and os.geteuid() != 0 else "none")
         else:
             self._ipc = Path(tempfile.mkdtemp(prefix="cnnlab-ipc-"))
+        # Our own ZMQ context: its sockets refuse messages above _MAX_MESSAGE, so a kernel
+        # cannot make the grader hold a gigabyte-long error message or output in memory.
+        self._context = zmq.Context()
+        self._context.setsockopt(zmq.MAXMSGSIZE, _MAX_MESSAGE)
         km = _Manager(transport="ipc", ip=str(self._ipc / "k"), connection_file=str(self._ipc / "host.json"),
-                      kernel_name=KERNEL_NAME)
+                      kernel_name=KERNEL_NAME, context=self._context)
         km.command_for = self._command
         km.autorestart = False
         if launch is None:
@@ -237,6 +243,9 @@ class Kernel:
         if self._cgroup is not None:
             self._cgroup.remove()
             self._cgroup = None
+        if getattr(self, "_context", None) is not None:
+            self._context.destroy(linger=0)
+            self._context = None
         if self.launch is None and self._ipc is not None:
             shutil.rmtree(self._ipc, ignore_errors=True)
         self._ipc = None
