@@ -2,13 +2,14 @@
 
 ::
 
-    cnnlab build [--execute] [--student DIR] [LESSON ...]
+    cnnlab build [--execute] [--student DIR] [--force] [LESSON ...]
     cnnlab validate
     cnnlab grade SUBMISSION ... --out DIR [--jobs N] [--timeout S] [--memory MB] [--full]
 
 Every command takes ``--root DIR`` (default: the nearest folder upwards from here holding
 ``solutions/`` or cnnlab's ``pyproject.toml``). Exit status: 0 done, 1 problems found (validate,
-a leaky bundle), 2 the command could not run (bad arguments, no root, a broken source).
+a leaky bundle), 2 the command could not run (bad arguments, no root, a broken source, a
+notebook a person changed that build would overwrite).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pathlib import Path
 
 from .course import build as _build
 from .course.grade import DEFAULT_MEMORY, DEFAULT_TIMEOUT, grade
-from .course.lessons import CourseError, find_root, select
+from .course.lessons import CourseError, find_root, relative, select
 
 
 def _positive_int(text: str) -> int:
@@ -57,6 +58,7 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--timeout", type=_positive_float, default=None,
                    help="with --execute: seconds allowed per cell (default: no limit)")
     b.add_argument("--student", metavar="DIR", help="also write the student bundle of these lessons to DIR")
+    _add_release_options(b)
 
     commands.add_parser("validate", parents=[common], help="check sources, notebooks/ and leaks",
                         description="Check the lesson sources and that notebooks/ is what build writes.")
@@ -76,6 +78,12 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
+def _add_release_options(b: argparse.ArgumentParser) -> None:
+    b.add_argument("--force", action="store_true",
+                   help="replace notebooks a person changed in notebooks/, after moving each to "
+                        "notebooks/.backup/")
+
+
 def _root(args) -> Path:
     if args.root is None:
         return find_root()
@@ -93,8 +101,7 @@ def run_build(args) -> int:
         return 0
     if args.execute:
         _build.execute_sources(lessons, args.timeout)
-    for lesson, changed in _build.write_lessons(lessons):
-        print(f"{'wrote' if changed else 'unchanged'} notebooks/{lesson.student.name}")
+    _write_notebooks(root, lessons, args.force)
     if args.student:
         from .course.bundle import write_bundle
 
@@ -107,6 +114,13 @@ def run_build(args) -> int:
             return 1
         print(f"wrote the student bundle of {len(lessons)} lesson(s) to {args.student}")
     return 0
+
+
+def _write_notebooks(root: Path, lessons, force: bool) -> None:
+    for done in _build.write_lessons(lessons, force=force):
+        name = f"notebooks/{done.lesson.student.name}"
+        print(f"{'wrote' if done.changed else 'unchanged'} {name}"
+              + (f" (the file it replaced is kept as {relative(done.backup, root)})" if done.backup else ""))
 
 
 def run_validate(args) -> int:
