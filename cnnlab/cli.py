@@ -5,6 +5,7 @@
     cnnlab build [--execute] [--student DIR] [--force] [LESSON ...]
     cnnlab validate
     cnnlab grade SUBMISSION ... --out DIR [--jobs N] [--timeout S] [--memory MB] [--full]
+    cnnlab lab [--dir DIR] [--port N]
 
 Every command takes ``--root DIR`` (default: the nearest folder upwards from here holding
 ``solutions/`` or cnnlab's ``pyproject.toml``). Exit status: 0 done, 1 problems found (validate,
@@ -75,6 +76,7 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--full", action="store_true",
                    help="run the lessons in full mode; by default CNNLAB_FAST=1, as in CI, so the capstone "
                         "trains on a subset for one epoch (its full run takes minutes per submission)")
+    _add_lab(commands, common)
     return top
 
 
@@ -82,6 +84,23 @@ def _add_release_options(b: argparse.ArgumentParser) -> None:
     b.add_argument("--force", action="store_true",
                    help="replace notebooks a person changed in notebooks/, after moving each to "
                         "notebooks/.backup/")
+
+
+def _add_lab(commands, common) -> None:
+    lab = commands.add_parser("lab", parents=[common], help="open the course in JupyterLab, in your own folder",
+                              description="Copy the lessons into your working folder (never overwriting "
+                                          "a file there) and open JupyterLab in it.")
+    lab.add_argument("--dir", metavar="DIR",
+                     help="your working folder (default: work/ in the course folder)")
+    lab.add_argument("--port", type=_port, default=8888,
+                     help="the first port to try (default 8888; the next free one is used)")
+
+
+def _port(text: str) -> int:
+    value = int(text)
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a port number from 1 to 65535; got {value}")
+    return value
 
 
 def _root(args) -> Path:
@@ -123,6 +142,12 @@ def _write_notebooks(root: Path, lessons, force: bool) -> None:
               + (f" (the file it replaced is kept as {relative(done.backup, root)})" if done.backup else ""))
 
 
+def run_lab(args) -> int:
+    from .course.lab import start
+
+    return start(_root(args), args.dir, args.port)
+
+
 def run_validate(args) -> int:
     from .course.validate import validate
 
@@ -146,7 +171,7 @@ def run_grade(args) -> int:
 
 def main(argv=None) -> int:
     args = parser().parse_args(argv)
-    command = {"build": run_build, "validate": run_validate, "grade": run_grade}[args.command]
+    command = {"build": run_build, "validate": run_validate, "grade": run_grade, "lab": run_lab}[args.command]
     try:
         return command(args)
     except CourseError as err:
