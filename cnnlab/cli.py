@@ -1,8 +1,8 @@
-"""The ``cnnlab`` command (also ``python -m cnnlab``): build, validate and grade the course.
+"""The ``cnnlab`` command (also ``python -m cnnlab``): build, validate, grade and open the course.
 
 ::
 
-    cnnlab build [--execute] [--student DIR] [--force] [LESSON ...]
+    cnnlab build [--execute] [--student DIR] [--nbgrader DIR] [--force] [LESSON ...]
     cnnlab validate
     cnnlab grade SUBMISSION ... --out DIR [--jobs N] [--timeout S] [--memory MB] [--full]
     cnnlab lab [--dir DIR] [--port N]
@@ -48,7 +48,7 @@ def _non_negative_int(text: str) -> int:
 def parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--root", help="the course folder (default: found upwards from the current folder)")
-    top = argparse.ArgumentParser(prog="cnnlab", description="Build, validate and grade the cnnlab course.")
+    top = argparse.ArgumentParser(prog="cnnlab", description="Build, validate, grade and open the cnnlab course.")
     commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     b = commands.add_parser("build", parents=[common], help="write notebooks/ from solutions/",
@@ -81,9 +81,12 @@ def parser() -> argparse.ArgumentParser:
 
 
 def _add_release_options(b: argparse.ArgumentParser) -> None:
+    b.add_argument("--nbgrader", metavar="DIR",
+                   help="also write an nbgrader course folder to DIR: source/NN_topic/NN_topic.ipynb "
+                        "for these lessons and nbgrader_config.py")
     b.add_argument("--force", action="store_true",
-                   help="replace notebooks a person changed in notebooks/, after moving each to "
-                        "notebooks/.backup/")
+                   help="replace files a person changed (in notebooks/ or the --nbgrader folder) "
+                        "after moving each to notebooks/.backup/ or DIR/.backup/")
 
 
 def _add_lab(commands, common) -> None:
@@ -121,6 +124,8 @@ def run_build(args) -> int:
     if args.execute:
         _build.execute_sources(lessons, args.timeout)
     _write_notebooks(root, lessons, args.force)
+    if args.nbgrader:
+        _write_nbgrader(args.nbgrader, lessons, args.force)
     if args.student:
         from .course.bundle import write_bundle
 
@@ -140,6 +145,15 @@ def _write_notebooks(root: Path, lessons, force: bool) -> None:
         name = f"notebooks/{done.lesson.student.name}"
         print(f"{'wrote' if done.changed else 'unchanged'} {name}"
               + (f" (the file it replaced is kept as {relative(done.backup, root)})" if done.backup else ""))
+
+
+def _write_nbgrader(dest, lessons, force: bool) -> None:
+    from .course.nbgrader_course import write_course
+
+    for done in write_course(dest, lessons, force=force):
+        print(f"{'wrote' if done.changed else 'unchanged'} {Path(dest) / done.path}"
+              + (f" (the file it replaced is kept as {Path(dest) / done.backup})" if done.backup else ""))
+    print(f"wrote the nbgrader course of {len(lessons)} lesson(s) to {dest}")
 
 
 def run_lab(args) -> int:
