@@ -6,19 +6,17 @@ Built on a copy of this working tree (the repository is never built in). The ven
 most of the time here; see ``venvs.py`` for how they are kept cheap.
 """
 
-import re
 import shutil
 import signal
 import subprocess
 import time
 import tomllib
-import urllib.request
 import zipfile
 from pathlib import Path
 
 import pytest
 import venvs
-from worktree import copy_working_tree
+from worktree import copy_working_tree, wait_for_lab
 
 from cnnlab.cli import main
 from cnnlab.data import _REGISTRY
@@ -95,22 +93,6 @@ def bundle(course, tmp_path_factory) -> Path:
     return dest
 
 
-def wait_for_lab(log: Path, process, timeout=90) -> str:
-    """The address `cnnlab lab` printed, once JupyterLab answers there."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert process.poll() is None, log.read_text()[-3000:]
-        found = re.search(r"http://localhost:(\d+)/lab\S*\?token=(\w+)", log.read_text())
-        if found:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{found[1]}/api/status?token={found[2]}", timeout=10).close()
-                return found[0]
-            except OSError:
-                pass
-        time.sleep(0.5)
-    raise TimeoutError(log.read_text()[-3000:])
-
-
 @pytest.mark.slow
 def test_the_bundle_installs_with_its_data_and_offers_cnnlab_lab(bundle, tmp_path):
     started = time.monotonic()
@@ -120,8 +102,7 @@ def test_the_bundle_installs_with_its_data_and_offers_cnnlab_lab(bundle, tmp_pat
     assert len(where) == len(LESSONS)
     assert_installed_package_and_data(where, bin_dir)
 
-    env = {k: v for k, v in venvs.clean_env(bin_dir, tmp_path / "jupyter").items()
-           if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    env = venvs.clean_env(bin_dir, tmp_path / "jupyter")
     log = tmp_path / "lab.log"
     with open(log, "w") as out:  # as the bundle's README says: `cnnlab lab` in the bundle
         process = subprocess.Popen([bin_dir / "cnnlab", "lab", "--port", "23888"], cwd=bundle, env=env,
@@ -132,7 +113,8 @@ def test_the_bundle_installs_with_its_data_and_offers_cnnlab_lab(bundle, tmp_pat
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=60)
     work = bundle / "work"
-    assert sorted(p.name for p in work.glob("*.ipynb")) == sorted(p.name for p in (bundle / "notebooks").glob("*.ipynb"))
+    lessons = sorted(p.name for p in (bundle / "notebooks").glob("*.ipynb"))
+    assert sorted(p.name for p in work.glob("*.ipynb")) == lessons
     site = next((bin_dir.parent / "lib").glob("python3*/site-packages"))
     assert (work / "data").resolve() == site / "cnnlab" / "_data"
     print(f"bundle venv made in {made:.0f} s, lessons and lab in {time.monotonic() - started - made:.0f} s")

@@ -10,16 +10,15 @@ work must still be there. It then repeats the student's old mistake (work saved 
 import json
 import os
 import random
-import re
 import signal
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
 import pytest
-from worktree import copy_working_tree
+import venvs
+from worktree import copy_working_tree, wait_for_lab
 
 from cnnlab.cli import main
 from cnnlab.course import lab
@@ -80,7 +79,8 @@ def test_the_working_folder_is_work_unless_chosen_and_never_the_courses_own(tmp_
 def test_lab_without_lessons_says_where_to_run_it(tmp_path, capsys):
     (tmp_path / "solutions").mkdir()
     assert main(["lab", "--root", str(tmp_path)]) == 2
-    assert f"cnnlab lab: no lessons in {tmp_path / 'notebooks'}: run `cnnlab lab` in the course" in capsys.readouterr().err
+    expected = f"cnnlab lab: no lessons in {tmp_path / 'notebooks'}: run `cnnlab lab` in the course"
+    assert expected in capsys.readouterr().err
 
 
 def test_a_bad_port_is_refused_by_name(capsys):
@@ -90,32 +90,6 @@ def test_a_bad_port_is_refused_by_name(capsys):
 
 
 # --- what the student did -------------------------------------------------------------------------
-
-def headless_env(home: Path) -> dict:
-    """This environment without a display, with Jupyter's settings and runtime files in ``home``."""
-    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "JUPYTER_TOKEN")}
-    for name, sub in (("JUPYTER_CONFIG_DIR", "config"), ("JUPYTER_RUNTIME_DIR", "runtime"),
-                      ("JUPYTER_DATA_DIR", "data"), ("JUPYTERLAB_SETTINGS_DIR", "settings"),
-                      ("JUPYTERLAB_WORKSPACES_DIR", "workspaces")):
-        env[name] = str(home / sub)
-    return env
-
-
-def wait_for_address(log: Path, process, timeout: float = 60) -> tuple[str, str]:
-    """The port and token of the address ``cnnlab lab`` printed, once JupyterLab answers there."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert process.poll() is None, f"cnnlab lab stopped:\n{log.read_text()[-3000:]}"
-        found = re.search(r"http://localhost:(\d+)/lab/tree/00_start_here\.ipynb\?token=(\w+)", log.read_text())
-        if found:
-            try:
-                api(found[1], found[2], "status")
-                return found[1], found[2]
-            except OSError:
-                pass
-        time.sleep(0.5)
-    raise TimeoutError(f"JupyterLab did not answer in {timeout} s:\n{log.read_text()[-3000:]}")
-
 
 def api(port, token, path, method="GET", body=None):
     request = urllib.request.Request(f"http://127.0.0.1:{port}/api/{path}", method=method,
@@ -159,15 +133,18 @@ def test_the_students_work_survives_the_lab_build_validate_and_the_tests(tmp_pat
     log = tmp_path / "lab.log"
     with open(log, "w") as out:
         process = subprocess.Popen([sys.executable, "-m", "cnnlab", "lab", "--port", str(random.randint(20000, 40000))],
-                                   cwd=course, env=headless_env(tmp_path / "jupyter"), stdout=out, stderr=subprocess.STDOUT)
+                                   cwd=course, env=venvs.clean_env(Path(sys.executable).parent, tmp_path / "jupyter"),
+                                   stdout=out, stderr=subprocess.STDOUT)
     try:
-        port, token = wait_for_address(log, process)
+        port, token = wait_for_lab(log, process)
+        assert f"http://localhost:{port}/lab/tree/{LESSON}?token={token}" in log.read_text()  # first start: 00
         command_line = Path(f"/proc/{process.pid}/cmdline").read_bytes().split(b"\0")
         assert b"--no-browser" in command_line  # this pid is JupyterLab itself (exec)
         assert (b"--allow-root" in command_line) == (os.geteuid() == 0)
         listing = {c["name"]: c["type"] for c in api(port, token, "contents")["content"]}
         assert listing == {**{name: "notebook" for name in release}, "data": "directory"}
-        assert {"README.md", "digits8x8.npz", "mnist.npz"} <= {c["name"] for c in api(port, token, "contents/data")["content"]}
+        datasets = {c["name"] for c in api(port, token, "contents/data")["content"]}
+        assert {"README.md", "digits8x8.npz", "mnist.npz"} <= datasets
         save_work_through_jupyterlab(port, token)
     finally:
         process.send_signal(signal.SIGTERM)

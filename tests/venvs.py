@@ -16,8 +16,9 @@ import sys
 from pathlib import Path
 
 PYTHON = os.environ.get("CNNLAB_TEST_PYTHON") or sys.executable
-# Nothing from this environment may leak into the venv's: no PYTHONPATH, no data folder.
-_LEAKS = ("PYTHONPATH", "CNNLAB_DATA", "VIRTUAL_ENV", "JUPYTER_PATH", "JUPYTER_TOKEN")
+# Nothing from this environment may leak into the venv's (no PYTHONPATH, no data folder), and
+# no display: the programs run headless, as on a server.
+_LEAKS = ("PYTHONPATH", "CNNLAB_DATA", "VIRTUAL_ENV", "JUPYTER_PATH", "JUPYTER_TOKEN", "DISPLAY", "WAYLAND_DISPLAY")
 
 
 def run(args, **kw) -> subprocess.CompletedProcess:
@@ -41,12 +42,14 @@ def wheel(project: Path, out: Path) -> Path:
 
 
 def clean_env(bin_dir: Path, home: Path) -> dict:
-    """An environment that runs ``bin_dir``'s programs as an activated venv would, with Jupyter's
-    configuration, data and runtime files in ``home`` (so no kernel of this machine is found)."""
+    """An environment that runs ``bin_dir``'s programs as an activated venv would, headless,
+    with Jupyter's configuration, data and runtime files in ``home`` (so no kernel or setting
+    of this machine is found)."""
     env = {k: v for k, v in os.environ.items() if k not in _LEAKS}
     env["PATH"] = os.pathsep.join([str(bin_dir), env.get("PATH", "")])
     for name, sub in (("JUPYTER_CONFIG_DIR", "config"), ("JUPYTER_DATA_DIR", "data"),
-                      ("JUPYTER_RUNTIME_DIR", "runtime"), ("IPYTHONDIR", "ipython")):
+                      ("JUPYTER_RUNTIME_DIR", "runtime"), ("IPYTHONDIR", "ipython"),
+                      ("JUPYTERLAB_SETTINGS_DIR", "settings"), ("JUPYTERLAB_WORKSPACES_DIR", "workspaces")):
         env[name] = str(home / sub)
     return env
 
