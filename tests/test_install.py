@@ -69,6 +69,7 @@ def test_the_wheel_carries_the_datasets_and_the_bundle_pyproject(wheel):
 
 
 @pytest.mark.slow
+@pytest.mark.venv
 def test_the_wheel_in_a_fresh_venv_runs_lessons_from_an_empty_folder(wheel, course, tmp_path):
     started = time.monotonic()
     bin_dir = venvs.make(tmp_path / "venv", wheel)
@@ -94,6 +95,7 @@ def bundle(course, tmp_path_factory) -> Path:
 
 
 @pytest.mark.slow
+@pytest.mark.venv
 def test_the_bundle_installs_with_its_data_and_offers_cnnlab_lab(bundle, tmp_path):
     started = time.monotonic()
     bin_dir = venvs.make(tmp_path / "venv", bundle)  # `pip install .` in the bundle, not editable

@@ -157,7 +157,7 @@ def test_the_students_work_survives_the_lab_build_validate_and_the_tests(tmp_pat
     assert all(line.startswith("unchanged ") for line in built.stdout.splitlines())
     validated = run([sys.executable, "-m", "cnnlab", "validate"], course)
     assert validated.returncode == 0, validated.stdout
-    tested = run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_validate.py",
+    tested = run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
                   "tests/test_build.py::test_committed_notebooks_are_what_build_writes",
                   "tests/test_build.py::test_lesson_student_notebook_runs_with_only_graded_cells_failing[00_start_here]",
                   f"solutions/{LESSON}"], course)

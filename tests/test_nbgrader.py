@@ -14,6 +14,7 @@ import json
 import re
 import subprocess
 import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -189,9 +190,12 @@ def cnnlab_grade(course: Path, files: list, out: Path) -> dict:
 
 
 @pytest.mark.slow
+@pytest.mark.venv
 def test_nbgrader_releases_grades_and_gives_feedback_as_cnnlab_does(tmp_path):
     course = copy_working_tree(tmp_path / "course")
+    started = time.monotonic()
     bin_dir = venvs.make(tmp_path / "venv", NBGRADER, venvs.wheel(course, tmp_path / "dist"))
+    made = time.monotonic() - started
     env = venvs.clean_env(bin_dir, tmp_path / "jupyter")
     env.pop("CNNLAB_FAST", None)  # the course's nbgrader_config.py must set it
     for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -237,3 +241,4 @@ def test_nbgrader_releases_grades_and_gives_feedback_as_cnnlab_does(tmp_path):
             assert "BEGIN HIDDEN" not in text and "Score:" in text
             if student == "untouched":
                 assert "NotImplementedError" in text  # the student still sees what went wrong
+    print(f"nbgrader venv made in {made:.0f} s, the course run in {time.monotonic() - started - made:.0f} s")
