@@ -126,8 +126,8 @@ def solution_of(path: Path) -> str:
 def test_the_students_work_survives_the_lab_build_validate_and_the_tests(tmp_path):
     course = copy_working_tree(tmp_path / "course")
     # `make lab` is `cnnlab lab` run from the course folder with the course's environment
-    dry_run = run(["make", "-n", "-o", ".venv/.cnnlab-installed", "lab"], course)
-    assert dry_run.stdout.strip().splitlines()[-1] == ".venv/bin/cnnlab lab", dry_run.stdout
+    dry_run = run(["make", "--dry-run", "--no-print-directory", "-o", ".venv/.cnnlab-installed", "lab"], course)
+    assert dry_run.stdout.splitlines() == [".venv/bin/cnnlab lab"], dry_run.stdout
     release = {p.name: p.read_bytes() for p in (course / "notebooks").glob("*.ipynb")}
 
     log = tmp_path / "lab.log"
