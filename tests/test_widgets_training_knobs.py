@@ -1,7 +1,6 @@
-"""Lesson 12's helpers: the recipe, the learning-rate sweep, activation statistics, the most
+"""Lesson 12's helpers: the network, the data, the learning-rate sweep, activation statistics, the most
 confused examples, the knobs widget and its glue."""
 
-import dataclasses
 import math
 
 import numpy as np
@@ -19,26 +18,6 @@ def digits():
     (Xtr, ytr), (Xva, yva) = cl.data.split(X, y, (0.75, 0.25), rng=0)
     Xtr, Xva = cl.data.normalize(Xtr, Xva)
     return (Xtr, ytr), (Xva, yva)
-
-
-# --- fast mode and the recipe -------------------------------------------------------------------
-
-@pytest.mark.parametrize("value, fast", [("1", True), ("yes", True), ("", False), ("0", False), (None, False)])
-def test_fast_mode_reads_the_environment(monkeypatch, value, fast):
-    if value is None:
-        monkeypatch.delenv("CNNLAB_FAST", raising=False)
-    else:
-        monkeypatch.setenv("CNNLAB_FAST", value)
-    assert knobs.fast_mode() is fast
-    assert knobs.recipe().epochs == (1 if fast else knobs.RECIPE.epochs)
-
-
-def test_recipe_replace_keeps_the_other_fields():
-    changed = knobs.RECIPE.replace(epochs=1, lr=0.1)
-    assert (changed.epochs, changed.lr, changed.momentum) == (1, 0.1, knobs.RECIPE.momentum)
-    assert knobs.RECIPE.epochs == 5  # frozen: the original is untouched
-    with pytest.raises(dataclasses.FrozenInstanceError):
-        knobs.RECIPE.lr = 1.0
 
 
 # --- the network ----------------------------------------------------------------------------------
@@ -78,27 +57,6 @@ def test_cnn_bad_arguments_name_themselves():
         knobs.cnn(keep=0.0)
     with pytest.raises(ValueError, match="image_size 3 is too small"):
         knobs.cnn((4, 4), image_size=3)
-
-
-# --- training with the recipe ---------------------------------------------------------------------
-
-def test_fit_recipe_learns_and_decays_the_rate(digits):
-    train, val = digits
-    model = knobs.cnn((8,), image_size=8, rng=0)
-    small = knobs.RECIPE.replace(epochs=3, step_size=1, gamma=0.5, crop_pad=1, patience=0)
-    history = knobs.fit_recipe(model, train, val, small, rng=0)
-    assert history.lr == [0.05, 0.025, 0.0125]
-    assert history.train_loss[-1] < history.train_loss[0]
-    assert history.val_acc[-1] > 0.8
-
-
-def test_fit_recipe_stops_early_only_with_validation_data(digits):
-    train, val = digits
-    history = knobs.fit_recipe(knobs.cnn((4,), image_size=8, rng=0), train, None,
-                               knobs.RECIPE.replace(epochs=1), rng=0)
-    assert history.val_loss == [] and history.best_epoch is None
-    with pytest.raises(TypeError, match="recipe"):
-        knobs.fit_recipe(knobs.cnn((4,), image_size=8), train, val, {"lr": 0.1})
 
 
 def test_capstone_data_in_fast_mode():

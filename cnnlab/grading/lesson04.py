@@ -89,7 +89,7 @@ def _conv_output_size(n, k, stride=1, pad=0):
 
 
 @exercise(
-    "covers_input", points=1, implemented_by=("cnnlab.widgets.conv_explorer.arithmetic",),
+    "covers_input", points=1, implemented_by=("cnnlab.conv.arithmetic",),
     cases=[
         Case("7x7, 3x3, stride 2, pad 1: windows end at the last padded column", n=7, k=3, stride=2, pad=1),
         Case("8x8, 3x3, stride 2, pad 1: one column left over", n=8, k=3, stride=2, pad=1),

@@ -23,12 +23,11 @@ from __future__ import annotations
 
 import html
 import math
-from dataclasses import dataclass
 
 from matplotlib.figure import Figure
 
 from .. import _checks
-from ..conv import conv_output_size
+from ..conv import Arithmetic, _axis, arithmetic
 from ..plot import enable_notebook_display, figure_png
 
 __all__ = ["Arithmetic", "ConvExplorer", "arithmetic", "describe", "draw_window_steps",
@@ -42,70 +41,6 @@ _INPUT = "#ffffff"      # the real input
 _LEFTOVER = "#f4a582"   # positions no window reads
 _WINDOW = "#2166ac"     # the highlighted window
 _OTHERS = "#92c5de"     # where the other windows start
-
-
-@dataclass(frozen=True)
-class Arithmetic:
-    """Convolution arithmetic along one axis.
-
-    Attributes:
-        n, k, stride, pad: the input size, kernel size, stride and padding.
-        padded: ``n + 2 pad``, the length the window slides over.
-        fits: False when the kernel is larger than the padded input (no window fits).
-        out: ``floor((n + 2 pad - k) / stride) + 1`` windows, the output size (0 if not ``fits``).
-        leftover: positions after the last window that no window reads, ``(n + 2 pad - k) mod stride``.
-        gap: positions skipped between two neighbouring windows, ``max(0, stride - k)``.
-        unread_input: positions of the real input (not padding) that no window reads.
-    """
-
-    n: int
-    k: int
-    stride: int
-    pad: int
-    padded: int
-    fits: bool
-    out: int
-    leftover: int
-    gap: int
-    unread_input: int
-
-    @property
-    def covers(self) -> bool:
-        """True when the last window ends exactly at the end of the padded input."""
-        return self.fits and self.leftover == 0
-
-
-def _validated(n, k, stride, pad) -> tuple[int, int, int, int]:
-    return (_checks.integer(n, "n", minimum=1), _checks.integer(k, "k", minimum=1),
-            _checks.integer(stride, "stride", minimum=1), _checks.integer(pad, "pad", minimum=0))
-
-
-def window_starts(n: int, k: int, stride: int = 1, pad: int = 0) -> list[int]:
-    """Start of every window along one axis, in padded coordinates (0 = first padding cell).
-
-    Returns an empty list when the kernel is larger than the padded input.
-    """
-    a = arithmetic(n, k, stride, pad)
-    return [i * a.stride for i in range(a.out)]
-
-
-def arithmetic(n: int, k: int, stride: int = 1, pad: int = 0) -> Arithmetic:
-    """Everything the explorer shows about one axis: see :class:`Arithmetic`.
-
-    Unlike :func:`cnnlab.conv.conv_output_size` this does not raise when the kernel is larger
-    than the padded input: it reports ``fits=False`` so the explorer can say so.
-    """
-    n, k, stride, pad = _validated(n, k, stride, pad)
-    padded = n + 2 * pad
-    if k > padded:
-        return Arithmetic(n, k, stride, pad, padded, False, 0, 0, 0, n)
-    out = conv_output_size(n, k, stride, pad)
-    read = [False] * padded
-    for start in range(0, stride * out, stride):
-        read[start:start + k] = [True] * k
-    unread_input = sum(not r for r in read[pad:pad + n])
-    return Arithmetic(n, k, stride, pad, padded, True, out,
-                      (padded - k) % stride, max(0, stride - k), unread_input)
 
 
 def _plural(count: int, word: str) -> str:
@@ -313,7 +248,7 @@ class ConvExplorer(_WindowExplorer):
     def __init__(self, n: int = 7, k: int = 3, stride: int = 2, pad: int = 1, max_n: int = 16):
         import ipywidgets as w
 
-        n, k, stride, pad = _validated(n, k, stride, pad)
+        n, k, stride, pad = _axis(n, k, stride, pad)
         max_n = _checks.integer(max_n, "max_n", minimum=n)
         style = {"description_width": "110px"}
 

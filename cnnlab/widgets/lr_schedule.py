@@ -23,7 +23,7 @@ import functools
 import numpy as np
 
 from .. import _checks, data, nn, optim, train
-from .learning_rate import TABLE_X, TABLE_Y, gd_path
+from ..examples import TABLE_X, TABLE_Y, gd_path
 
 __all__ = [
     "TABLE_X", "TABLE_Y", "digits_data", "digits_run", "explorer", "figure", "online_path", "rates",
@@ -75,7 +75,7 @@ def online_path(xs, ys, w0: float, epoch_rates) -> np.ndarray:
 
     Returns:
         (len(epoch_rates) * N,) float64 array of w after every update (a diverging run stops
-        early, as in :func:`cnnlab.widgets.learning_rate.gd_path`).
+        early, as in :func:`cnnlab.examples.gd_path`).
     """
     epoch_rates = [float(r) for r in epoch_rates]
     if not epoch_rates:

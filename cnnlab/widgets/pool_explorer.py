@@ -27,7 +27,8 @@ from matplotlib.figure import Figure
 
 from .. import _checks, backend
 from ..pooling import avgpool2d_backward, avgpool2d_forward, maxpool2d_backward, maxpool2d_forward
-from .conv_explorer import _WindowExplorer, arithmetic
+from ..conv import arithmetic
+from .conv_explorer import _WindowExplorer
 from ..plot import enable_notebook_display, figure_png
 
 __all__ = ["PoolExplorer", "describe_pooling", "draw_pooling", "example_input", "gradient_routes"]

@@ -12,7 +12,8 @@ images can pin down), trained by :func:`cnnlab.train.fit` with :class:`cnnlab.op
     wd.explorer()                        # a decay-strength slider that retrains and redraws
 
 Runs are deterministic (fixed seeds) and cached, so moving the slider back is instant.
-:func:`penalty` is the L2 penalty ``lam/2 sum ||W||^2`` and its gradients.
+The L2 penalty ``lam/2 sum ||W||^2`` and its gradients is :func:`cnnlab.functional.l2_penalty`
+(here also as ``penalty``, the name the lesson uses).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _checks, backend
+from ..functional import l2_penalty as penalty
 
 __all__ = [
     "DECAYS", "explorer", "figure", "make_model", "overfit_data", "penalty", "summarize", "train_run",
@@ -31,28 +33,6 @@ DECAYS = (0.0, 1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1, 0.3)
 
 _RUNS: dict = {}  # (decay, epochs, lr, momentum) -> run, filled by train_run
 _DATA: dict = {}
-
-
-def penalty(weights, lam: float):
-    """The L2 penalty ``lam/2 * sum_k ||W_k||^2`` over a list of arrays, and its gradients.
-
-    Args:
-        weights: a list (or tuple) of float arrays of any shapes.
-        lam: the regularisation strength lambda >= 0.
-
-    Returns:
-        ``(value, grads)``: value a Python float (summed in float64), grads a list of arrays
-        ``lam * W_k``, each shaped and typed like its ``W_k``.
-    """
-    if not isinstance(weights, (list, tuple)):
-        raise TypeError(f"weights must be a list of arrays; got {type(weights).__name__}")
-    lam = _checks.real(lam, "lam", low=0.0)
-    value = 0.0
-    for i, w in enumerate(weights):
-        _checks.array(w, f"weights[{i}]")
-        _checks.floating(w, f"weights[{i}]")
-        value += float((backend.asnumpy(w).astype(np.float64) ** 2).sum())
-    return lam / 2 * value, [w * w.dtype.type(lam) for w in weights]
 
 
 def weight_norm(model) -> float:
