@@ -1,18 +1,17 @@
-"""cnnlab.conv: output sizes, padding, im2col/col2im and the fast conv2d forward/backward.
+"""cnnlab.conv: output sizes and the arithmetic of an axis, padding, im2col/col2im and the fast
+conv2d forward/backward.
 
 The fast kernels are checked three ways: small cases computed by hand, the naive loops of
-benchmarks/naive.py on random shapes, and float64 central differences for every gradient.
+cnnlab.grading.naive on random shapes, and float64 central differences for every gradient.
 """
 
 import numpy as np
 import pytest
-from fixtures import benchmarks
 
 from cnnlab import conv
 from cnnlab.gradcheck import check_backward
+from cnnlab.grading import naive
 
-
-naive = benchmarks.load("naive")
 
 X3 = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0], [7.0, 8.0, 9.0]]).reshape(1, 1, 3, 3)
 K2 = np.array([[1.0, 2.0], [0.0, -1.0]]).reshape(1, 1, 2, 2)
