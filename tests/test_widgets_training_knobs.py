@@ -5,6 +5,7 @@ import math
 
 import numpy as np
 import pytest
+from fixtures.figures import content
 
 import cnnlab as cl
 from cnnlab.train import History
@@ -186,28 +187,38 @@ def test_train_small_runs_and_is_repeatable():
     assert error is None and first.epochs == 1 and first.train_loss == again.train_loss
 
 
-# --- the widget glue --------------------------------------------------------------------------------
+# --- the widget -------------------------------------------------------------------------------------
 
-def test_explorer_moves_and_trains():
+KNOBS = {"lr": 0.05, "momentum": 0.9, "weight_decay": 5e-4, "keep": 0.75, "epochs": 1, "augment": True}
+
+
+def test_draw_trains_and_says_what_the_curves_show():
+    fig, text = knobs.draw(**KNOBS, n_train=200, n_val=50)
+    assert text.startswith("<b>lr 0.05, momentum 0.90, weight decay 0.0005, keep 0.75, 1 epoch(s), crops on</b>: ")
+    assert "validation accuracy" in text and "press" not in text
+    other, other_text = knobs.draw(**{**KNOBS, "keep": 0.5}, n_train=200, n_val=50)
+    assert other_text != text and content(other) != content(fig)
+
+
+def test_explorer_says_when_its_curves_are_stale(monkeypatch):
+    monkeypatch.setattr(cl.plot, "figure_png", lambda fig, dpi=None: b"\x89PNG")
     box = knobs.explorer(n_train=200, n_val=50, epochs=1, train_now=False)
-    assert set(box.controls) == {"lr", "momentum", "weight_decay", "keep", "epochs", "augment"}
-    assert box.image.value == b""
+    assert box.image.value == b"" and "press <b>Train</b>" in box.text.value
     before = box.text.value
     box.controls["lr"].value = 0.1              # a knob moved: the status line follows at once
     assert box.text.value != before and "lr 0.1" in box.text.value and "press" in box.text.value
     box.button.click()                          # Train: curves and a verdict appear
-    assert box.image.value[:4] == b"\x89PNG"
+    assert box.image.value[:4] == b"\x89PNG" and box.figure is not None
     assert "validation accuracy" in box.text.value and "press" not in box.text.value
-    drawn = box.image.value
+    drawn = box.figure
     box.controls["keep"].value = 0.5
     assert "press" in box.text.value            # stale until trained again
+    box.controls["keep"].value = 0.75
+    assert box.text.value.startswith("<b>knobs:</b>") and "press" not in box.text.value  # as trained
+    box.controls["keep"].value = 0.5
     box.button.click()
-    assert box.image.value != drawn and not box.button.disabled
-
-
-def test_explorer_trains_at_once_when_asked():
-    box = knobs.explorer(n_train=200, n_val=50, epochs=1)
-    assert box.image.value[:4] == b"\x89PNG" and "validation accuracy" in box.text.value
+    assert content(box.figure) != content(drawn) and not box.button.disabled
+    assert knobs.explorer(n_train=200, n_val=50, epochs=1).figure is not None   # train_now: trained at once
 
 
 # --- cross-validation folds -------------------------------------------------------------------------

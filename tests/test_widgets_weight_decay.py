@@ -3,6 +3,7 @@ itself is tested with cnnlab.functional)."""
 
 import numpy as np
 import pytest
+from fixtures.figures import content
 
 import cnnlab as cl
 from cnnlab.gradcheck import numerical_gradient
@@ -86,11 +87,14 @@ def test_figure_has_three_panels():
     assert len(wd.figure(_fake_run(0.0, 0.01, [1.0, 0.5, 0.6])).axes) == 3
 
 
-def test_explorer_retrains_and_redraws_when_the_slider_moves():
-    box = wd.explorer(decay=0.0, epochs=2)
-    text, image = box.text.value, box.image.value
-    assert text.startswith("decay 0: after 2 epochs") and image[:4] == b"\x89PNG"
-    box.controls["decay"].value = 0.3
-    assert box.text.value.startswith("decay 0.3: after 2 epochs") and box.image.value != image
+def test_draw_trains_and_shows_the_run_beside_the_one_without_decay():
+    fig, text = wd.draw(0.0, epochs=2)
+    assert text.startswith("decay 0: after 2 epochs")
+    decayed, decayed_text = wd.draw(0.3, epochs=2)
+    assert decayed_text.startswith("decay 0.3: after 2 epochs") and content(decayed) != content(fig)
+    assert [t.get_text() for t in decayed.axes[0].get_legend().get_texts()] == ["decay 0", "decay 0.3"]
+
+
+def test_explorer_offers_only_its_decays():
     with pytest.raises(ValueError, match="decay"):
         wd.explorer(decay=0.05)

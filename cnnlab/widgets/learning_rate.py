@@ -16,14 +16,17 @@ pyplot and returned as ``matplotlib.figure.Figure`` objects.
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from .. import _checks
 from ..examples import DIVERGED, TABLE_X, TABLE_Y, gd_path, minimizer, risk, table
+from ._explore import explore
 
 __all__ = [
-    "TABLE_X", "TABLE_Y", "epoch_factor", "explorer", "figure", "gd_path", "gd_path_2d", "minimizer", "risk",
-    "risk_2d", "summarize", "surface_figure",
+    "TABLE_X", "TABLE_Y", "draw", "epoch_factor", "explorer", "figure", "gd_path", "gd_path_2d", "minimizer",
+    "risk", "risk_2d", "summarize", "surface_figure",
 ]
 
 
@@ -177,20 +180,23 @@ def surface_figure(lr: float = 0.06, steps: int = 60, theta0=(0.0, 1.0), xs=TABL
 
 # --- the widget ---------------------------------------------------------------------------------
 
+def draw(lr: float, mode: str, epochs: int, w0: float = 0.0, xs=TABLE_X, ys=TABLE_Y):
+    """What the explorer shows for these control values: ``(figure, html)``, :func:`figure` and
+    the verdict line of :func:`summarize`."""
+    verdict = summarize(lr, mode, epochs, w0, xs, ys)
+    return figure(lr, mode, xs, ys, w0, epochs), f"<b>lr {lr:.3g}, {mode}</b>: {verdict}"
+
+
 def explorer(lr: float = 0.01, mode: str = "online", epochs: int = 5, w0: float = 0.0,
              xs=TABLE_X, ys=TABLE_Y):
     """A learning-rate slider (log scale, 1e-4 to 0.1), an online/batch switch and an epochs
-    slider over the 1-D problem; moving any of them redraws :func:`figure` and the verdict
-    line of :func:`summarize`.
+    slider over the 1-D problem; moving any of them redraws (:func:`draw`).
 
     Returns:
-        an ``ipywidgets.VBox``; its ``.controls`` dict holds the ``lr``, ``mode`` and
-        ``epochs`` widgets, ``.image`` the figure and ``.text`` the verdict (for tests and for
-        wiring to other widgets).
+        the ``ipywidgets.VBox`` of :func:`cnnlab.widgets._explore.explore`; its ``.controls``
+        dict holds the ``lr``, ``mode`` and ``epochs`` widgets.
     """
     import ipywidgets as widgets
-
-    from ..plot import figure_png  # imported here: matplotlib loads only when a widget is made
 
     xs, ys = table(xs, ys)
     controls = {
@@ -202,19 +208,6 @@ def explorer(lr: float = 0.01, mode: str = "online", epochs: int = 5, w0: float 
         "epochs": widgets.IntSlider(value=epochs, min=1, max=40, description="epochs",
                                     continuous_update=False),
     }
-    image = widgets.Image(format="png", layout=widgets.Layout(max_width="820px"))
-    text = widgets.HTML()
-
-    def redraw(_change=None):
-        lr_value, mode_value = controls["lr"].value, controls["mode"].value
-        epochs_value = controls["epochs"].value
-        image.value = figure_png(figure(lr_value, mode_value, xs, ys, w0, epochs_value))
-        verdict = summarize(lr_value, mode_value, epochs_value, w0, xs, ys)
-        text.value = f"<b>lr {lr_value:.3g}, {mode_value}</b>: {verdict}"
-
-    for control in controls.values():
-        control.observe(redraw, names="value")
-    redraw()
-    box = widgets.VBox([widgets.HBox([controls["lr"], controls["epochs"]]), controls["mode"], text, image])
-    box.controls, box.image, box.text = controls, image, text
-    return box
+    panel = widgets.VBox([widgets.HBox([controls["lr"], controls["epochs"]]), controls["mode"]])
+    return explore(controls, functools.partial(draw, w0=w0, xs=xs, ys=ys), panel=panel,
+                   image_layout={"max_width": "820px"})

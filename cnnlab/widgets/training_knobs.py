@@ -22,6 +22,7 @@ ipywidgets. Figures are built without pyplot and returned as ``matplotlib.figure
 """
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from typing import NamedTuple
@@ -33,6 +34,7 @@ from .. import data as _data
 from .. import train as _train
 from ..backend import fast_mode
 from ..train import RECIPE, fit_recipe
+from ._explore import explore
 
 __all__ = [
     "FAST_SIZES",
@@ -369,21 +371,47 @@ def verdict(history) -> str:
     return f"{head}. {advice}."
 
 
+def _knobs_text(values: dict) -> str:
+    return (f"lr {values['lr']:.3g}, momentum {values['momentum']:.2f}, weight decay "
+            f"{values['weight_decay']:g}, keep {values['keep']:.2f}, {values['epochs']} epoch(s), "
+            f"crops {'on' if values['augment'] else 'off'}")
+
+
+def draw(lr: float, momentum: float, weight_decay: float, keep: float, epochs: int, augment: bool,
+         n_train: int = 2000, n_val: int = 500):
+    """What the Train button shows: ``(figure, html)``, the curves of :func:`train_small` with
+    these knobs and its :func:`verdict`; ``(None, the error)`` when the loss diverged."""
+    from ..plot import curves  # matplotlib loads only when something is drawn
+
+    knobs = {"lr": lr, "momentum": momentum, "weight_decay": weight_decay, "keep": keep, "epochs": epochs,
+             "augment": augment}
+    history, error = train_small(n_train=n_train, n_val=n_val, **knobs)
+    if history is None:
+        return None, f"<b>{_knobs_text(knobs)}</b>: <span style='color:#c00'>{error}</span>"
+    return curves(history, title=_knobs_text(knobs)), f"<b>{_knobs_text(knobs)}</b>: {verdict(history)}"
+
+
+def _status(values: dict, state: str) -> str:
+    """The text between two runs: ``state`` is "changed", "same" (as last trained) or "drawing"."""
+    if state == "drawing":
+        return f"training with {_knobs_text(values)} ..."
+    stale = "" if state == "same" else " \u2014 press <b>Train</b> to try these knobs"
+    return f"<b>knobs:</b> {_knobs_text(values)}{stale}"
+
+
 def explorer(n_train: int = 2000, n_val: int = 500, epochs: int = 3, train_now: bool = True):
     """Sliders for the knobs of the recipe and a button that trains a small CNN with them.
 
     Knobs: learning rate, momentum, weight decay, dropout keep probability, epochs, and
     random-crop augmentation on or off. Moving a knob only updates the status line; the
     **Train** button trains a one-convolution network on ``n_train`` images of the MNIST
-    sample (a few seconds) and shows its curves and :func:`verdict`.
+    sample (a few seconds) and shows its curves and :func:`verdict` (:func:`draw`).
 
     Returns:
-        an ``ipywidgets.VBox``; ``.controls`` holds the knobs by name, ``.button`` the button,
-        ``.image`` the curves and ``.text`` the status line (for tests and wiring).
+        the ``ipywidgets.VBox`` of :func:`cnnlab.widgets._explore.explore`; ``.controls`` holds
+        the knobs by name, ``.button`` the button.
     """
     import ipywidgets as widgets
-
-    from ..plot import curves, figure_png  # matplotlib loads only when a widget is made
 
     style = {"description_width": "110px"}
     controls = {
@@ -399,49 +427,11 @@ def explorer(n_train: int = 2000, n_val: int = 500, epochs: int = 3, train_now: 
         "epochs": widgets.IntSlider(value=epochs, min=1, max=10, description="epochs", style=style),
         "augment": widgets.Checkbox(value=True, description="random crops", style=style),
     }
-    button = widgets.Button(description="Train", button_style="primary", icon="play")
-    image = widgets.Image(format="png", layout=widgets.Layout(max_width="760px"))
-    text = widgets.HTML()
-    state = {"trained": None}
-
-    def knob_values():
-        return {name: control.value for name, control in controls.items()}
-
-    def describe(values):
-        return (f"lr {values['lr']:.3g}, momentum {values['momentum']:.2f}, weight decay "
-                f"{values['weight_decay']:g}, keep {values['keep']:.2f}, {values['epochs']} epoch(s), "
-                f"crops {'on' if values['augment'] else 'off'}")
-
-    def on_knob(_change=None):
-        values = knob_values()
-        stale = "" if values == state["trained"] else " \u2014 press <b>Train</b> to try these knobs"
-        text.value = f"<b>knobs:</b> {describe(values)}{stale}"
-
-    def on_train(_button=None):
-        values = knob_values()
-        button.disabled = True
-        text.value = f"training with {describe(values)} ..."
-        try:
-            history, error = train_small(n_train=n_train, n_val=n_val, **values)
-        finally:
-            button.disabled = False
-        state["trained"] = values
-        if history is None:
-            text.value = f"<b>{describe(values)}</b>: <span style='color:#c00'>{error}</span>"
-            return
-        image.value = figure_png(curves(history, title=describe(values)))
-        text.value = f"<b>{describe(values)}</b>: {verdict(history)}"
-
-    for control in controls.values():
-        control.observe(on_knob, names="value")
-    button.on_click(on_train)
-    if train_now:
-        on_train()
-    else:
-        on_knob()
     names = list(controls)
-    box = widgets.VBox([widgets.HBox([widgets.VBox([controls[n] for n in names[:3]]),
-                                      widgets.VBox([controls[n] for n in names[3:]])]),
-                        button, text, image])
-    box.controls, box.button, box.image, box.text = controls, button, image, text
+    panel = widgets.HBox([widgets.VBox([controls[n] for n in names[:3]]),
+                          widgets.VBox([controls[n] for n in names[3:]])])
+    box = explore(controls, functools.partial(draw, n_train=n_train, n_val=n_val), panel=panel,
+                  image_layout={"max_width": "760px"}, button="Train", status=_status)
+    if train_now:
+        box.redraw()
     return box

@@ -18,13 +18,16 @@ The L2 penalty ``lam/2 sum ||W||^2`` and its gradients is :func:`cnnlab.function
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from .. import _checks, backend
 from ..functional import l2_penalty as penalty
+from ._explore import explore
 
 __all__ = [
-    "DECAYS", "explorer", "figure", "make_model", "overfit_data", "penalty", "summarize", "train_run",
+    "DECAYS", "draw", "explorer", "figure", "make_model", "overfit_data", "penalty", "summarize", "train_run",
     "weight_norm",
 ]
 
@@ -170,17 +173,23 @@ def figure(runs, title: str | None = None):
     return fig
 
 
+def draw(decay: float, epochs: int = 30):
+    """What the explorer shows for this decay: ``(figure, html)``, :func:`figure` of its
+    :func:`train_run` beside the run without decay, and the :func:`summarize` line."""
+    run = train_run(decay, epochs)
+    shown = [run] if decay == 0 else [train_run(0.0, epochs), run]
+    return figure(shown), summarize(run)
+
+
 def explorer(decay: float = 0.01, epochs: int = 30):
     """A slider over :data:`DECAYS`; moving it trains the network with that weight decay (a
-    second or two, then cached) and redraws :func:`figure` next to the run without decay,
-    with the line of :func:`summarize`.
+    second or two, then cached) and redraws (:func:`draw`).
 
     Returns:
-        an ``ipywidgets.VBox`` with ``.controls`` (dict: ``decay``), ``.image`` and ``.text``.
+        the ``ipywidgets.VBox`` of :func:`cnnlab.widgets._explore.explore`, with ``.controls``
+        (dict: ``decay``).
     """
     import ipywidgets as widgets
-
-    from ..plot import figure_png
 
     if decay not in DECAYS:
         raise ValueError(f"decay must be one of {DECAYS}; got {decay!r}")
@@ -188,18 +197,4 @@ def explorer(decay: float = 0.01, epochs: int = 30):
         "decay": widgets.SelectionSlider(options=list(DECAYS), value=decay, description="weight decay",
                                          continuous_update=False, style={"description_width": "initial"}),
     }
-    image = widgets.Image(format="png", layout=widgets.Layout(max_width="1000px"))
-    text = widgets.HTML()
-
-    def redraw(_change=None):
-        chosen = controls["decay"].value
-        run = train_run(chosen, epochs)
-        shown = [run] if chosen == 0 else [train_run(0.0, epochs), run]
-        image.value = figure_png(figure(shown))
-        text.value = summarize(run)
-
-    controls["decay"].observe(redraw, names="value")
-    redraw()
-    box = widgets.VBox([controls["decay"], text, image])
-    box.controls, box.image, box.text = controls, image, text
-    return box
+    return explore(controls, functools.partial(draw, epochs=epochs), image_layout={"max_width": "1000px"})
