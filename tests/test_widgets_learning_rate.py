@@ -1,7 +1,6 @@
 """Lesson 01's learning-rate explorer: what one run of the 1-D gradient descent means, its figures
 and what the explorer draws (the problem itself is tested in test_examples.py)."""
 
-import numpy as np
 import pytest
 from fixtures.figures import content
 

@@ -6,7 +6,6 @@ import pytest
 from fixtures.figures import content
 
 import cnnlab as cl
-from cnnlab.gradcheck import numerical_gradient
 from cnnlab.widgets import weight_decay as wd
 
 
