@@ -1,15 +1,17 @@
-"""The ``cnnlab`` command (also ``python -m cnnlab``): build, validate and grade the course.
+"""The ``cnnlab`` command (also ``python -m cnnlab``): build, validate, grade and open the course.
 
 ::
 
-    cnnlab build [--execute] [--student DIR] [LESSON ...]
+    cnnlab build [--execute] [--student DIR] [--nbgrader DIR] [--force] [LESSON ...]
     cnnlab validate
     cnnlab grade SUBMISSION ... --out DIR [--jobs N] [--timeout S] [--memory MB] [--pids N]
                  [--submission-timeout S] [--full] [--seed SECRET] [--no-sandbox]
+    cnnlab lab [--dir DIR] [--port N]
 
 Every command takes ``--root DIR`` (default: the nearest folder upwards from here holding
 ``solutions/`` or cnnlab's ``pyproject.toml``). Exit status: 0 done, 1 problems found (validate,
-a leaky bundle), 2 the command could not run (bad arguments, no root, a broken source).
+a leaky bundle), 2 the command could not run (bad arguments, no root, a broken source, a
+notebook a person changed that build would overwrite).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from pathlib import Path
 
 from .course import build as _build
 from .course.grade import DEFAULT_MEMORY, DEFAULT_PIDS, DEFAULT_TIMEOUT, grade
-from .course.lessons import CourseError, find_root, select
+from .course.lessons import CourseError, find_root, relative, select
 
 
 def _positive_int(text: str) -> int:
@@ -47,7 +49,7 @@ def _non_negative_int(text: str) -> int:
 def parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--root", help="the course folder (default: found upwards from the current folder)")
-    top = argparse.ArgumentParser(prog="cnnlab", description="Build, validate and grade the cnnlab course.")
+    top = argparse.ArgumentParser(prog="cnnlab", description="Build, validate, grade and open the cnnlab course.")
     commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     b = commands.add_parser("build", parents=[common], help="write notebooks/ from solutions/",
@@ -58,6 +60,7 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--timeout", type=_positive_float, default=None,
                    help="with --execute: seconds allowed per cell (default: no limit)")
     b.add_argument("--student", metavar="DIR", help="also write the student bundle of these lessons to DIR")
+    _add_release_options(b)
 
     commands.add_parser("validate", parents=[common], help="check sources, notebooks/ and leaks",
                         description="Check the lesson sources and that notebooks/ is what build writes.")
@@ -85,7 +88,34 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--full", action="store_true",
                    help="run the lessons in full mode; by default CNNLAB_FAST=1, as in CI, so the capstone "
                         "trains on a subset for one epoch (its full run takes minutes per submission)")
+    _add_lab(commands, common)
     return top
+
+
+def _add_release_options(b: argparse.ArgumentParser) -> None:
+    b.add_argument("--nbgrader", metavar="DIR",
+                   help="also write an nbgrader course folder to DIR: source/NN_topic/NN_topic.ipynb "
+                        "for these lessons and nbgrader_config.py")
+    b.add_argument("--force", action="store_true",
+                   help="replace files a person changed (in notebooks/ or the --nbgrader folder) "
+                        "after moving each to notebooks/.backup/ or DIR/.backup/")
+
+
+def _add_lab(commands, common) -> None:
+    lab = commands.add_parser("lab", parents=[common], help="open the course in JupyterLab, in your own folder",
+                              description="Copy the lessons into your working folder (never overwriting "
+                                          "a file there) and open JupyterLab in it.")
+    lab.add_argument("--dir", metavar="DIR",
+                     help="your working folder (default: work/ in the course folder)")
+    lab.add_argument("--port", type=_port, default=8888,
+                     help="the first port to try (default 8888; the next free one is used)")
+
+
+def _port(text: str) -> int:
+    value = int(text)
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a port number from 1 to 65535; got {value}")
+    return value
 
 
 def _root(args) -> Path:
@@ -105,8 +135,9 @@ def run_build(args) -> int:
         return 0
     if args.execute:
         _build.execute_sources(lessons, args.timeout)
-    for lesson, changed in _build.write_lessons(lessons):
-        print(f"{'wrote' if changed else 'unchanged'} notebooks/{lesson.student.name}")
+    _write_notebooks(root, lessons, args.force)
+    if args.nbgrader:
+        _write_nbgrader(args.nbgrader, lessons, args.force)
     if args.student:
         from .course.bundle import write_bundle
 
@@ -119,6 +150,28 @@ def run_build(args) -> int:
             return 1
         print(f"wrote the student bundle of {len(lessons)} lesson(s) to {args.student}")
     return 0
+
+
+def _write_notebooks(root: Path, lessons, force: bool) -> None:
+    for done in _build.write_lessons(lessons, force=force):
+        name = f"notebooks/{done.lesson.student.name}"
+        print(f"{'wrote' if done.changed else 'unchanged'} {name}"
+              + (f" (the file it replaced is kept as {relative(done.backup, root)})" if done.backup else ""))
+
+
+def _write_nbgrader(dest, lessons, force: bool) -> None:
+    from .course.nbgrader_course import write_course
+
+    for done in write_course(dest, lessons, force=force):
+        print(f"{'wrote' if done.changed else 'unchanged'} {Path(dest) / done.path}"
+              + (f" (the file it replaced is kept as {Path(dest) / done.backup})" if done.backup else ""))
+    print(f"wrote the nbgrader course of {len(lessons)} lesson(s) to {dest}")
+
+
+def run_lab(args) -> int:
+    from .course.lab import start
+
+    return start(_root(args), args.dir, args.port)
 
 
 def run_validate(args) -> int:
@@ -149,7 +202,7 @@ def run_grade(args) -> int:
 
 def main(argv=None) -> int:
     args = parser().parse_args(argv)
-    command = {"build": run_build, "validate": run_validate, "grade": run_grade}[args.command]
+    command = {"build": run_build, "validate": run_validate, "grade": run_grade, "lab": run_lab}[args.command]
     try:
         return command(args)
     except CourseError as err:

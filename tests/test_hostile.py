@@ -27,6 +27,7 @@ from fixtures import coursekit as kit
 from cnnlab.course import limits
 
 ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.long
 HOSTILE = ROOT / "tests" / "hostile"
 GRADE = [sys.executable, "-m", "cnnlab", "grade", "--jobs", "2", "--timeout", "10", "--submission-timeout", "20"]
 BOUND = 400  # seconds for the whole class run (about 100 s on two cores)

@@ -19,6 +19,7 @@ from cnnlab.course import report
 from cnnlab.course.grade import ExerciseResult, Submission
 
 ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.long
 ARTIFACTS = ROOT / "artifacts"
 
 

@@ -73,8 +73,13 @@ def test_extra_student_notebook(course, capsys):
 
 def test_stale_student_notebook(course, capsys):
     set_source(course, "summary", "## Summary\n\nA changed summary.")
-    only_problem(course, capsys, f"{NB}: differs from what `cnnlab build` writes (first at cell 11); "
-                                 "run `cnnlab build` (never edit notebooks/ by hand)")
+    only_problem(course, capsys, f"{NB}: differs from what `cnnlab build` writes (first at cell 11): "
+                                 "out of date; run `cnnlab build`")
+
+
+KEEP_THE_WORK = ("and was changed by hand since a build wrote it: if the changes are work to keep, copy them "
+                 "elsewhere first (students work in their own copies, made by `cnnlab lab`); then "
+                 "`cnnlab build --force` moves the file to notebooks/.backup/ and writes the release")
 
 
 def test_student_notebook_metadata_changed(course, capsys):
@@ -82,7 +87,14 @@ def test_student_notebook_metadata_changed(course, capsys):
     nb["metadata"]["cnnlab"]["lesson"] = "99_other"
     (course / NB).write_text(json.dumps(nb, indent=1, sort_keys=True) + "\n")
     only_problem(course, capsys, f"{NB}: differs from what `cnnlab build` writes (in its notebook "
-                                 "metadata or formatting); run `cnnlab build` (never edit notebooks/ by hand)")
+                                 f"metadata or formatting) {KEEP_THE_WORK}")
+
+
+def test_student_notebook_changed_by_hand_is_never_sent_to_build(course, capsys):
+    nb = kit.load(course / NB)
+    kit.cell(nb, "scale_images_solution")["source"] = "def scale_images(x):\n    return x.astype(np.float32) / 255"
+    kit.save(course / NB, nb)
+    only_problem(course, capsys, f"{NB}: differs from what `cnnlab build` writes (first at cell 4) {KEEP_THE_WORK}")
 
 
 def edit_student(course, grade_id, change):

@@ -326,10 +326,9 @@ class _Grading:
         seed = recheck.seed(self.options.secret.encode(), self.sub.sha256, ex.id)
         data, cases = recheck.request(ex, call, seed, self.course.hidden[self.sub.lesson].get(ex.id, ()))
         (self.folders.inbox / ask).write_bytes(data)
-        inside = sandbox.INSIDE if self.options.sandboxed else None
-        where = (lambda box, name: str((inside / box / name) if inside else (self.folders.root / box / name)))
+        seen = sandbox.INSIDE if self.options.sandboxed else self.folders.root  # where the kernel sees in/, out/
         served = runner.run(f"import cnnlab.grading.remote as _cnnlab_remote\n"
-                            f"_cnnlab_remote.serve({where('in', ask)!r}, {where('out', answer)!r})\n"
+                            f"_cnnlab_remote.serve({str(seen / 'in' / ask)!r}, {str(seen / 'out' / answer)!r})\n"
                             f"del _cnnlab_remote", f"the re-check of {ex.id}")
         if served.status in ("timeout", "dead"):
             return recheck.failed("the re-check " + ("ran past the time limit" if served.status == "timeout"

@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import build, leaks, recheck
+from . import build, leaks, recheck, release
 from . import notebook as nbk
 from ..grading import core, plain
 from .lessons import SOURCES, STUDENT, Lesson, Problem, all_lessons, misnamed_sources, relative
@@ -182,17 +182,19 @@ def _sync_problems(lesson: Lesson, source, path: str) -> list[Problem]:
     target = relative(lesson.student, lesson.root)
     if not lesson.student.is_file():
         return [Problem(target, "missing; run `cnnlab build`")]
-    text = lesson.student.read_text(encoding="utf-8")
-    if text == nbk.dumps(expected):
+    text = lesson.student.read_text(encoding="utf-8", errors="replace")
+    wanted = nbk.dumps(expected)
+    if text == wanted:
         return []
     try:
-        current = nbk.read(lesson.student)
+        cell = _first_difference(expected, nbk.read(lesson.student))
+        where = f"first at cell {cell}" if cell else "in its notebook metadata or formatting"
     except Exception as err:
-        return [Problem(target, f"not a readable notebook ({type(err).__name__}); run `cnnlab build`")]
-    cell = _first_difference(expected, current)
-    where = f"first at cell {cell}" if cell else "in its notebook metadata or formatting"
-    return [Problem(target, f"differs from what `cnnlab build` writes ({where}); run `cnnlab build` "
-                            "(never edit notebooks/ by hand)")]
+        where = f"not a readable notebook: {type(err).__name__}"
+    if release.unchanged_since_build(text, wanted):
+        return [Problem(target, f"differs from what `cnnlab build` writes ({where}): out of date; run `cnnlab build`")]
+    return [Problem(target, f"differs from what `cnnlab build` writes ({where}) and was changed by hand "
+                            f"since a build wrote it: {build.KEEP_THE_WORK}")]
 
 
 def hidden_problems(lesson: Lesson, source, registry) -> list[Problem]:
