@@ -4,12 +4,13 @@ The pipeline is run here in one process, exactly as ``cnnlab grade`` splits it: 
 packed to bytes and unpacked as the kernel does, the student's function runs through
 ``run_case`` (what the kernel's ``serve`` calls), the replies are packed and unpacked again,
 and ``judge`` decides. Every right implementation in ``tests/implementations/`` must pass
-it and every wrong one fail with its hint; malformed replies fail without crashing.
+it, and every wrong one and every exercise's own mistake model fail with its hint; malformed
+replies fail without crashing.
 """
 
 import numpy as np
 import pytest
-from test_wrong_implementations import RIGHT, WRONG, _ids
+from test_wrong_implementations import MISTAKES, RIGHT, WRONG, _ids
 
 from cnnlab import grading
 from cnnlab.course import recheck
@@ -53,6 +54,14 @@ def test_every_wrong_implementation_fails_the_grader_with_its_hint(module, impl)
     result = recheck_of(impl.exercise, impl.fn, impl.partners)
     assert not result.passed and result.problem
     assert impl.hint in " ".join(result.hints + result.lines), (impl.hint, result.hints, result.problem)
+
+
+@pytest.mark.parametrize("exercise_id, index, mistake", MISTAKES, ids=[f"{e}-mistake{i}" for e, i, _ in MISTAKES])
+def test_every_mistake_model_fails_the_grader_with_its_hint(exercise_id, index, mistake):
+    """The known mistakes, each as a submission: fresh and hidden cases catch every one."""
+    result = recheck_of(exercise_id, mistake.fn, grading.get(exercise_id).partners)
+    assert not result.passed and result.problem
+    assert mistake.hint in result.hints, (mistake.hint, result.hints, result.problem)
 
 
 def test_every_exercise_has_hidden_cases():

@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from ..autograd import topological_order
 from .core import Case, CheckFailure, Exercise, Mistake, exercise, register
 
 # --- a reference Value class, and wrong variants of it ------------------------------------------
@@ -103,26 +104,10 @@ def _variant(name, assign=(), no_upstream=(), **rules):
 
 # --- graph bookkeeping used by the checks ----------------------------------------------------------
 
-def _order(root) -> list:
-    """Every node of ``root``'s graph once, each after its inputs (iterative depth-first search)."""
-    order, seen, stack = [], {id(root)}, [(root, iter(root.inputs))]
-    while stack:
-        node, pending = stack[-1]
-        for child in pending:
-            if id(child) not in seen:
-                seen.add(id(child))
-                stack.append((child, iter(child.inputs)))
-                break
-        else:
-            stack.pop()
-            order.append(node)
-    return order
-
-
 def _backward(root) -> None:
     """The reference backward pass: seed 1, closures in reverse topological order."""
     root.grad = 1.0
-    for node in reversed(_order(root)):
+    for node in reversed(topological_order(root)):
         node._backward()
 
 
@@ -302,7 +287,7 @@ def _labelled_graph(inputs):
     root, leaves = _build(inputs["expr"], _Value, values)
     names = {id(leaf): k for k, leaf in leaves.items()}
     short, labels, count, constants = {}, {}, 0, 0
-    for node in _order(root):
+    for node in topological_order(root):
         if id(node) in names:
             short[id(node)] = labels[id(node)] = names[id(node)]
         elif not node.inputs:  # a constant; several may hold the same number
@@ -372,7 +357,7 @@ def _as_order(inputs, labels) -> _Order:
     if not (isinstance(labels, list) and all(x is None or isinstance(x, str) for x in labels)):
         raise CheckFailure("the result could not be read as a list of nodes")
     root, names = _labelled_graph(inputs)
-    nodes = _order(root)
+    nodes = topological_order(root)
     return _Order(labels=labels, nodes=[names[id(n)] for n in nodes],
                   inputs={names[id(n)]: [names[id(i)] for i in n.inputs] for n in nodes},
                   root=names[id(root)])
@@ -437,7 +422,7 @@ _GRAPHS = [
     detectors=[_duplicates, _reversed, _root_missing, _leaves_missing],
 )
 def _topological_order(root):
-    return _order(root)
+    return topological_order(root)
 
 
 # --- backward ----------------------------------------------------------------------------------------
@@ -446,7 +431,7 @@ def _call_backward(fn, inputs):
     """Run the student's backward on a graph of correct nodes; return every node's gradient."""
     root, labels = _labelled_graph(inputs)
     fn(root)
-    return {labels[id(node)]: node.grad for node in _order(root)}
+    return {labels[id(node)]: node.grad for node in topological_order(root)}
 
 
 def _backward_recursive(root):
@@ -460,19 +445,19 @@ def _backward_recursive(root):
 
 
 def _backward_not_seeded(root):
-    for node in reversed(_order(root)):
+    for node in reversed(topological_order(root)):
         node._backward()
 
 
 def _backward_forward_order(root):
     root.grad = 1.0
-    for node in _order(root):
+    for node in topological_order(root):
         node._backward()
 
 
 def _backward_seeded_with_value(root):
     root.grad = root.data
-    for node in reversed(_order(root)):
+    for node in reversed(topological_order(root)):
         node._backward()
 
 

@@ -14,6 +14,7 @@ import numpy as np
 
 from .. import conv
 from .core import Case, Mistake, call_forward, exercise, normal
+from .naive import conv2d_forward_naive
 
 # --- conv_output_size ---------------------------------------------------------------------------
 
@@ -89,7 +90,7 @@ def _conv_output_size(n, k, stride=1, pad=0):
 
 
 @exercise(
-    "covers_input", points=1, implemented_by=("cnnlab.widgets.conv_explorer.arithmetic",),
+    "covers_input", points=1, implemented_by=("cnnlab.conv.arithmetic",),
     cases=[
         Case("7x7, 3x3, stride 2, pad 1: windows end at the last padded column", n=7, k=3, stride=2, pad=1),
         Case("8x8, 3x3, stride 2, pad 1: one column left over", n=8, k=3, stride=2, pad=1),
@@ -165,59 +166,39 @@ def _pad2d(x, pad):
 # --- conv2d_forward_naive -------------------------------------------------------------------------
 
 
-def _windows_loop(x, w, b, stride, pad, combine):
-    """Mistake models share this loop; ``combine(window, w, b, f)`` is the (wrong) value of one output."""
-    N, C, H, W = x.shape
-    F, _, kh, kw = w.shape
-    xp = conv.pad2d(x, pad)
-    Ho = (H + 2 * pad - kh) // stride + 1
-    Wo = (W + 2 * pad - kw) // stride + 1
-    out = np.zeros((N, F, Ho, Wo), dtype=x.dtype)
-    for n in range(N):
-        for f in range(F):
-            for i in range(Ho):
-                for j in range(Wo):
-                    window = xp[n, :, i * stride:i * stride + kh, j * stride:j * stride + kw]
-                    out[n, f, i, j] = combine(window, w, b, f, (i, j, stride, xp[n], kh, kw))
-    return out, None
-
+# The mistakes are the loops of .naive (stride ignored) or the right loops on other inputs.
 
 def _flipped(x, w, b, stride=1, pad=0):
-    return _windows_loop(x, w, b, stride, pad,
-                         lambda win, w, b, f, _: (win * w[f, :, ::-1, ::-1]).sum() + b[f])
+    return conv2d_forward_naive(x, w[:, :, ::-1, ::-1], b, stride, pad)
 
 
 def _bias_in_sum(x, w, b, stride=1, pad=0):
-    return _windows_loop(x, w, b, stride, pad, lambda win, w, b, f, _: (win * w[f] + b[f]).sum())
+    """b[f] added to each of the C*kh*kw products of the window."""
+    return conv2d_forward_naive(x, w, b * w[0].size, stride, pad)
 
 
 def _bias_per_channel(x, w, b, stride=1, pad=0):
-    return _windows_loop(x, w, b, stride, pad,
-                         lambda win, w, b, f, _: ((win * w[f]).sum(axis=(1, 2)) + b[f]).sum())
+    return conv2d_forward_naive(x, w, b * w.shape[1], stride, pad)
 
 
 def _no_bias(x, w, b, stride=1, pad=0):
-    return _windows_loop(x, w, b, stride, pad, lambda win, w, b, f, _: (win * w[f]).sum())
+    return conv2d_forward_naive(x, w, np.zeros_like(b), stride, pad)
 
 
 def _stride_ignored(x, w, b, stride=1, pad=0):
-    def one(win, w, b, f, where):
-        i, j, _, image, kh, kw = where
-        return (image[:, i:i + kh, j:j + kw] * w[f]).sum() + b[f]
-    return _windows_loop(x, w, b, stride, pad, one)
+    return conv2d_forward_naive(x, w, b, stride, pad, ignore_stride=True)
 
 
 def _first_channel(x, w, b, stride=1, pad=0):
-    return _windows_loop(x, w, b, stride, pad, lambda win, w, b, f, _: (win[0] * w[f, 0]).sum() + b[f])
+    return conv2d_forward_naive(x[:, :1], w[:, :1], b, stride, pad)
 
 
 def _last_channel(x, w, b, stride=1, pad=0):
-    return _windows_loop(x, w, b, stride, pad, lambda win, w, b, f, _: (win[-1] * w[f, -1]).sum() + b[f])
+    return conv2d_forward_naive(x[:, -1:], w[:, -1:], b, stride, pad)
 
 
 def _average_channels(x, w, b, stride=1, pad=0):
-    return _windows_loop(x, w, b, stride, pad,
-                         lambda win, w, b, f, _: (win * w[f]).sum() / win.shape[0] + b[f])
+    return conv2d_forward_naive(x, w / w.shape[1], b, stride, pad)
 
 
 def _conv_case(note, x_shape, w_shape, stride, pad, dtype=np.float64):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..widgets.weight_decay import penalty
+from .. import functional as F
 from .core import Case, Draw, Mistake, exercise, normal
 
 # --- weight_decay_step ----------------------------------------------------------------------------
@@ -60,7 +60,7 @@ def _weights(*shapes, dtype=np.float64):
 
 @exercise(
     "l2_penalty", points=2,
-        implemented_by=("cnnlab.widgets.weight_decay.penalty",),
+        implemented_by=("cnnlab.functional.l2_penalty",),
         rtol=1e-5, dtype="exact", output_names=("value", "grads"),
     cases=[
         Case("by hand: 0.1/2 (1 + 4 + 9) = 0.7; grads 0.1 W", weights=[np.array([1.0, 2.0]), np.array([[3.0]])],
@@ -90,4 +90,4 @@ def _weights(*shapes, dtype=np.float64):
     ],
 )
 def _l2_penalty(weights, lam):
-    return penalty(weights, lam)
+    return F.l2_penalty(weights, lam)

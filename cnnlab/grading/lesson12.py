@@ -28,7 +28,6 @@ import numpy as np
 from .. import backend, nn
 from .. import data as _data
 from .. import train as _train
-from ..widgets import training_knobs as _knobs
 from . import plain
 from .compare import difference
 from .core import (
@@ -526,7 +525,7 @@ MAX_PARAMETERS = 200_000
 #: ``cnnlab grade`` sets this to ``(seconds, MiB)``: the grader then trains a submitted network
 #: in a child process with these limits instead of in its own process (and prints nothing).
 CHILD_LIMITS: tuple | None = None
-_CHECK_RECIPE = _knobs.RECIPE.replace(batch_size=32, step_size=0, patience=0, crop_pad=0)
+_CHECK_RECIPE = _train.RECIPE.replace(batch_size=32, step_size=0, patience=0, crop_pad=0)
 _CHECK_DATA = {}
 _INPUT = (2, 1, 28, 28)  # the batch whose scores must have shape (2, 10)
 
@@ -678,7 +677,7 @@ def _accuracy(spec, fast: bool) -> float:
     # (and dropout masks drawn from the shared generator) repeat; the caller's comes back after.
     with backend.seeded(0):
         model = _from_spec(spec)
-        _knobs.fit_recipe(model, (X, y), None, _CHECK_RECIPE.replace(epochs=epochs), rng=0)
+        _train.fit_recipe(model, (X, y), None, _CHECK_RECIPE.replace(epochs=epochs), rng=0)
         _, accuracy = _train.evaluate(model, X_test, y_test)
     return float(accuracy)
 
@@ -736,7 +735,7 @@ register(Exercise(
     cases=[
         Case(label="the network maps a batch (2, 1, 28, 28) to scores (2, 10)", stage="shape", expected=(2, 10)),
         Case(label=f"trained with the fixed recipe, accuracy on MNIST test images of at least {PASS_MARK}",
-             stage="train", fast=Draw(lambda rng: _knobs.fast_mode()), expected=PASS_MARK),
+             stage="train", fast=Draw(lambda rng: backend.fast_mode()), expected=PASS_MARK),
     ],
     mistakes=[
         Mistake("the network must end with a layer that gives one score per class: "

@@ -2,9 +2,9 @@
 
 import numpy as np
 
+from cnnlab.examples import TABLE_X, TABLE_Y
 from cnnlab.grading import Case, Draw, normal, uniform
 from cnnlab.grading.lesson01 import _absolute, _half_squared, _hinge, _linear, _scaled
-from cnnlab.widgets.learning_rate import TABLE_X, TABLE_Y
 
 CASES = {
     "empirical_risk": [
