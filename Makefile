@@ -6,8 +6,9 @@ STAMP := $(VENV)/.cnnlab-installed
 
 .PHONY: lab test setup
 
+# Your own copies of the lessons, in work/ (cnnlab never overwrites them); see `cnnlab lab --help`.
 lab: $(STAMP)
-	$(BIN)/jupyter lab notebooks/00_start_here.ipynb
+	$(BIN)/cnnlab lab
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadfile

@@ -30,3 +30,8 @@ def pytest_collection_modifyitems(config, items):
         for item in items:
             if "gpu" in item.keywords:
                 item.add_marker(skip)
+    # The files with a test that builds venvs or otherwise takes minutes run first: started last
+    # (xdist hands out files in collection order, see --no-loadscope-reorder in pyproject.toml)
+    # it would run alone at the end while the other worker waits.
+    first = {item.path for item in items if "venv" in item.keywords or "long" in item.keywords}
+    items.sort(key=lambda item: item.path not in first)  # stable: the order within each group stays

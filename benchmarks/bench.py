@@ -1,5 +1,5 @@
 """Time cnnlab's conv2d and max-pool kernels, and one training epoch of a small CNN, against
-naive Python loops (benchmarks/naive.py) and PyTorch on the CPU when it is installed.
+naive Python loops (cnnlab.grading.naive) and PyTorch on the CPU when it is installed.
 
     python benchmarks/bench.py                    # full run, prints a table
     python benchmarks/bench.py --json out.json    # ... and writes the results as JSON
@@ -44,9 +44,8 @@ import numpy as np  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # run from a checkout without installing cnnlab
-sys.path.insert(0, str(HERE))
 
-import naive  # noqa: E402
+from cnnlab.grading import naive  # noqa: E402  (the loops a student writes first)
 
 import cnnlab as cl  # noqa: E402
 from cnnlab import backend  # noqa: E402

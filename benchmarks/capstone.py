@@ -7,15 +7,15 @@ each epoch.
     python benchmarks/capstone.py --fast           # subsets and one epoch: a smoke test (seconds)
     python benchmarks/capstone.py --threads 1      # one BLAS thread
 
-The steps are those of solutions/12_training_a_cnn.ipynb, taken from
-cnnlab.widgets.training_knobs: capstone_data() (MNIST's 60,000 training images split, stratified,
-eleven to one into 54,998 for training and 5,002 for validation; MNIST's 10,000 test images as
-the test set; the training mean subtracted from all three), cnn() (conv 3x3 8 -> ReLU -> max-pool, conv 3x3 16
--> ReLU -> max-pool, dropout keep 0.75, linear), and fit_recipe() with RECIPE (SGD lr 0.05,
-momentum 0.9, weight decay 5e-4, batch 64, step decay x0.1 after 3 epochs, random crops with
-pad 2, early stopping with patience 2, at most 5 epochs). Everything is seeded, so two runs train
-the same network; only the times change. The machine's load average is printed before and after,
-since other processes on a shared machine slow every epoch.
+The steps are those of solutions/12_training_a_cnn.ipynb. From cnnlab.widgets.training_knobs:
+capstone_data() (MNIST's 60,000 training images split, stratified, eleven to one into 54,998
+for training and 5,002 for validation; MNIST's 10,000 test images as the test set; the training
+mean subtracted from all three) and cnn() (conv 3x3 8 -> ReLU -> max-pool, conv 3x3 16 -> ReLU
+-> max-pool, dropout keep 0.75, linear). From cnnlab.train: fit_recipe() with RECIPE (SGD lr
+0.05, momentum 0.9, weight decay 5e-4, batch 64, step decay x0.1 after 3 epochs, random crops
+with pad 2, early stopping with patience 2, at most 5 epochs). Everything is seeded, so two runs
+train the same network; only the times change. The machine's load average is printed before
+and after, since other processes on a shared machine slow every epoch.
 """
 
 from __future__ import annotations
@@ -59,8 +59,8 @@ def run(fast: bool, seed: int = 0, progress: bool = True) -> dict:
     loaded = time.perf_counter()
     cl.backend.seed(seed)
     model = knobs.cnn(rng=seed)
-    recipe = knobs.recipe(fast)
-    history = knobs.fit_recipe(model, data.train, data.val, recipe, rng=seed, progress=progress)
+    recipe = cl.train.recipe(fast)
+    history = cl.train.fit_recipe(model, data.train, data.val, recipe, rng=seed, progress=progress)
     trained = time.perf_counter()
     test_loss, test_acc = cl.train.evaluate(model, *data.test)   # the one look at the test set
     done = time.perf_counter()

@@ -19,8 +19,8 @@ from . import backend
 __version__ = "0.1.0"
 
 _SUBMODULES = {
-    "autograd", "conv", "course", "data", "functional", "gradcheck", "grading", "nn", "optim",
-    "plot", "pooling", "train", "widgets",
+    "autograd", "conv", "course", "data", "examples", "functional", "gradcheck", "grading", "nn",
+    "optim", "plot", "pooling", "train", "widgets",
 }
 _ALIASES = {"F": "functional"}
 _FROM_GRADING = {"check"}

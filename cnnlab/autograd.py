@@ -21,7 +21,7 @@ nothing is recorded at all.
 
 The CNN ops (:func:`linear`, :func:`conv2d`, :func:`maxpool2d`, :func:`softmax_cross_entropy`)
 call :mod:`cnnlab.functional`'s forward, keep its cache, and call its backward.
-:func:`draw_graph` draws a graph with matplotlib.
+:func:`cnnlab.plot.draw_graph` draws a graph with matplotlib.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from . import _checks, backend
 from . import functional as F
 
 __all__ = [
-    "Tensor", "no_grad", "is_grad_enabled", "topological_order", "draw_graph",
+    "Tensor", "no_grad", "is_grad_enabled", "topological_order",
     "add", "sub", "neg", "mul", "truediv", "pow", "matmul", "sum", "mean", "exp", "log", "relu",
     "reshape", "transpose", "linear", "conv2d", "maxpool2d", "softmax_cross_entropy",
 ]
@@ -71,7 +71,7 @@ class Tensor:
             (nested) list, converted to a float64 array of the active backend.
         requires_grad: whether ``backward`` should compute a gradient for this tensor.
             Needs floating-point data.
-        name: an optional label, shown by :func:`draw_graph`.
+        name: an optional label, shown by :func:`cnnlab.plot.draw_graph`.
 
     Attributes:
         data: the array.
@@ -281,19 +281,21 @@ class Tensor:
 
 # --- graph bookkeeping --------------------------------------------------------------------------
 
-def topological_order(root: Tensor, only_requires_grad: bool = False) -> list:
-    """Every tensor ``root`` depends on (``root`` included), each once, after all of its inputs.
+def topological_order(root, only_requires_grad: bool = False) -> list:
+    """Every node ``root`` depends on (``root`` included), each once, after all of its inputs.
 
-    An iterative depth-first search with an explicit stack, so graphs deeper than Python's
-    recursion limit work. With ``only_requires_grad``, constants are left out (backward
-    never needs them).
+    A node is anything with a sequence ``.inputs`` of nodes: a :class:`Tensor`, or lesson 03's
+    scalar ``Value`` (whose check uses this function). An iterative depth-first search with an
+    explicit stack, so graphs deeper than Python's recursion limit work. With
+    ``only_requires_grad``, constants (tensors whose ``requires_grad`` is False) are left out:
+    backward never needs them.
     """
     order, visited = [], {id(root)}
     stack = [(root, iter(root.inputs))]
     while stack:
         node, pending = stack[-1]
         for child in pending:
-            if id(child) not in visited and (child.requires_grad or not only_requires_grad):
+            if id(child) not in visited and (not only_requires_grad or child.requires_grad):
                 visited.add(id(child))
                 stack.append((child, iter(child.inputs)))
                 break
@@ -327,7 +329,7 @@ def _node(data, op: str, inputs: tuple, backward) -> Tensor:
     """The result tensor of ``op``, with its place in the graph (none inside ``no_grad``).
 
     The backward closure is kept only when some input needs a gradient; a result of constants
-    alone is a constant too (its inputs are kept so that :func:`draw_graph` can show it).
+    alone is a constant too (its inputs are kept so that :func:`cnnlab.plot.draw_graph` can show it).
     """
     out = Tensor(data)
     if _grad_enabled:
@@ -624,135 +626,3 @@ def softmax_cross_entropy(logits, y) -> Tensor:
     def backward(g):
         logits._accumulate(g * dlogits)
     return _node(xp.asarray(loss, dtype=logits.dtype), "softmax_ce", (logits,), backward)
-
-
-# --- drawing ------------------------------------------------------------------------------------
-
-def _fmt(value) -> str:
-    return f"{float(value):#.3g}"
-
-
-def _tensor_label(t: Tensor, show_grad: bool) -> str:
-    lines = [t.name] if t.name else []
-    lines.append(_fmt(t.data.item()) if t.size == 1 else str(t.shape))
-    if show_grad and t.grad is not None:
-        if t.size == 1:
-            lines.append(f"grad {_fmt(t.grad.item())}")
-        else:  # an array gradient does not fit in a box: its size tells whether it flows
-            xp = backend.get_array_module(t.grad)
-            lines.append(f"|grad| {_fmt(xp.sqrt((t.grad.astype(np.float64) ** 2).sum()))}")
-    return "\n".join(lines)
-
-
-def _layout(nodes: list) -> tuple[dict, int, int]:
-    """Where to draw each tensor and op: ``{("tensor" or "op", id): (column, row)}``.
-
-    A computed tensor whose longest path from a leaf has d steps sits in column 2d, the op that
-    made it in column 2d - 1; a leaf sits just left of the first op that uses it (so a bias
-    deep in a network is drawn beside its layer, not at the far left). Rows: within a column,
-    nodes start in topological order, then one sweep to the right and one back sort them by the
-    mean row of their neighbours (the barycentre heuristic), which uncrosses most arrows.
-
-    Returns the positions, the number of columns and the largest number of rows.
-    """
-    depth, users = {}, {}
-    for t in nodes:  # topological order: the inputs' depths are known
-        depth[id(t)] = 1 + max((depth[id(i)] for i in t.inputs), default=-1)
-        for i in t.inputs:
-            users.setdefault(id(i), []).append(t)
-    column = {}
-    for t in nodes:
-        if t.inputs:
-            column[("op", id(t))] = 2 * depth[id(t)] - 1
-            column[("tensor", id(t))] = 2 * depth[id(t)]
-        else:
-            column[("tensor", id(t))] = min((2 * depth[id(u)] - 2 for u in users.get(id(t), ())),
-                                            default=0)
-    left, right = {k: [] for k in column}, {k: [] for k in column}
-    for t in nodes:
-        for i in t.inputs:
-            left[("op", id(t))].append(("tensor", id(i)))
-            right[("tensor", id(i))].append(("op", id(t)))
-        if t.inputs:
-            left[("tensor", id(t))].append(("op", id(t)))
-            right[("op", id(t))].append(("tensor", id(t)))
-    columns = {}
-    for key, c in column.items():
-        columns.setdefault(c, []).append(key)
-    row = {key: r for keys in columns.values() for r, key in enumerate(keys)}
-    for neighbours, order in ((left, sorted(columns)), (right, sorted(columns, reverse=True))):
-        for c in order:
-            keys = columns[c]
-            keys.sort(key=lambda k: float(np.mean([row[n] for n in neighbours[k]]))
-                      if neighbours[k] else row[k])
-            row.update((key, r) for r, key in enumerate(keys))
-    positions = {key: (c, (len(columns[c]) - 1) / 2 - row[key]) for key, c in column.items()}
-    return positions, max(columns) + 1, max(len(keys) for keys in columns.values())
-
-
-def draw_graph(root: Tensor, show_grad: bool = True, ax=None):
-    """Draw the computation graph of ``root`` with matplotlib, inputs on the left.
-
-    Tensors are boxes showing the name, the shape (or the value, for one number) and, when
-    ``show_grad`` and a backward pass has filled it, the gradient (its norm for arrays). Leaves
-    that require a gradient are green, constants grey, computed tensors blue; each op is a
-    small circle between its inputs and its result. Readable up to about 30 tensors.
-
-    Args:
-        root: the tensor whose graph to draw (usually a loss).
-        show_grad: also show gradients.
-        ax: a matplotlib Axes to draw into; by default a new figure is made.
-
-    Returns:
-        the ``matplotlib.figure.Figure`` (made without pyplot, so nothing is left open). In
-        Jupyter it shows as a picture when it is the cell's last value, or with ``display(fig)``
-        (see :func:`cnnlab.plot.enable_notebook_display`); ``fig.savefig(path)`` keeps it.
-    """
-    if not isinstance(root, Tensor):
-        raise TypeError(f"root must be a Tensor; got {type(root).__name__}")
-    # Imported here, so that only lessons that draw pay for matplotlib.
-    from matplotlib.figure import Figure
-
-    from .plot import enable_notebook_display
-
-    enable_notebook_display()  # in IPython, a bare Figure then shows as a picture, not as text
-    nodes = topological_order(root)
-    position, n_cols, n_rows = _layout(nodes)
-    if ax is None:
-        fig = Figure(figsize=(min(2.0 + 1.5 * n_cols, 20), min(1.0 + 0.9 * n_rows, 14)))
-        ax = fig.add_subplot()
-    fig = ax.figure
-    ax.set_axis_off()
-    ax.set_xlim(-0.7, n_cols - 0.3)
-    ax.set_ylim(-(n_rows + 1) / 2, (n_rows + 1) / 2)
-    fontsize = 9 if len(nodes) <= 15 else 7
-
-    artists = {}
-    for t in nodes:
-        x, y = position[("tensor", id(t))]
-        colour = "#d4edda" if t.is_leaf and t.requires_grad else "#e9ecef" if t.is_leaf else "#dbe9f6"
-        artists[("tensor", id(t))] = ax.text(
-            x, y, _tensor_label(t, show_grad), ha="center", va="center", fontsize=fontsize,
-            bbox=dict(boxstyle="round,pad=0.3", facecolor=colour, edgecolor="#555555"))
-        if t.inputs:
-            x, y = position[("op", id(t))]
-            artists[("op", id(t))] = ax.text(
-                x, y, t.op, ha="center", va="center", fontsize=fontsize - 1, style="italic",
-                bbox=dict(boxstyle="circle,pad=0.3", facecolor="#fff3cd", edgecolor="#555555"))
-
-    def connect(source, target):
-        # Coordinates relative to the two text boxes: from the right edge of one to the left
-        # edge of the other, whatever the size of the labels. An arrow that skips columns
-        # bends, so that it passes beside the boxes in between rather than through them.
-        skips = position[target][0] - position[source][0] > 1
-        ax.annotate("", xy=(0, 0.5), xycoords=artists[target], xytext=(1, 0.5),
-                    textcoords=artists[source],
-                    arrowprops=dict(arrowstyle="-|>", color="#444444", shrinkA=1, shrinkB=1, lw=0.8,
-                                    connectionstyle=f"arc3,rad={-0.25 if skips else 0}"))
-
-    for t in nodes:
-        if t.inputs:
-            for i in t.inputs:
-                connect(("tensor", id(i)), ("op", id(t)))
-            connect(("op", id(t)), ("tensor", id(t)))
-    return fig

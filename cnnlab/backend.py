@@ -10,6 +10,10 @@ Every function in cnnlab asks this module for its array library at call time, ei
 CuPy is imported only when it is asked for. Randomness comes from one seeded NumPy
 generator (:func:`rng`); arrays drawn from it are moved to the active backend by the caller,
 so a seed gives the same numbers on both backends.
+
+The other switch the environment gives is ``CNNLAB_FAST=1`` (set by the tests and the grader):
+:func:`fast_mode` tells the lessons, the capstone's recipe and its check to train on subsets
+for one epoch.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ __all__ = [
     "asarray",
     "as_generator",
     "asnumpy",
+    "fast_mode",
     "get_array_module",
     "is_array",
     "name",
@@ -156,6 +161,12 @@ def as_generator(rng=None) -> np.random.Generator:
     if isinstance(rng, (int, np.integer)) and not isinstance(rng, bool) and rng >= 0:
         return np.random.default_rng(int(rng))
     raise TypeError(f"rng must be a numpy.random.Generator, a non-negative int seed or None; got {rng!r}")
+
+
+def fast_mode() -> bool:
+    """True when the environment variable ``CNNLAB_FAST`` is set to anything but ``""``/``"0"``
+    (the tests set ``CNNLAB_FAST=1``): train on subsets for one epoch."""
+    return os.environ.get("CNNLAB_FAST", "").strip().lower() not in ("", "0", "false", "no")
 
 
 _requested = os.environ.get("CNNLAB_BACKEND", "").strip()

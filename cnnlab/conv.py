@@ -30,13 +30,21 @@ call (:mod:`cnnlab._scratch`). Each trick is explained where it is used and meas
 from __future__ import annotations
 
 import numbers
+from dataclasses import dataclass
 
 from . import _checks, _scratch, backend
 
-__all__ = ["col2im", "conv2d_backward", "conv2d_forward", "conv_output_size", "im2col", "pad2d"]
+__all__ = ["Arithmetic", "arithmetic", "col2im", "conv2d_backward", "conv2d_forward", "conv_output_size", "im2col",
+           "pad2d", "window_starts"]
 
 
 # --- sizes ----------------------------------------------------------------------------------------
+
+def _axis(n, k, stride, pad) -> tuple[int, int, int, int]:
+    """n, k, stride and pad checked: integers, n, k and stride at least 1, pad at least 0."""
+    return (_checks.integer(n, "n", minimum=1), _checks.integer(k, "k", minimum=1),
+            _checks.integer(stride, "stride", minimum=1), _checks.integer(pad, "pad", minimum=0))
+
 
 def conv_output_size(n, k, stride=1, pad=0) -> int:
     """Number of window positions along one axis: ``floor((n + 2 pad - k) / stride) + 1``.
@@ -57,16 +65,73 @@ def conv_output_size(n, k, stride=1, pad=0) -> int:
     >>> conv_output_size(227, 11, stride=4)
     55
     """
-    n = _checks.integer(n, "n", minimum=1)
-    k = _checks.integer(k, "k", minimum=1)
-    stride = _checks.integer(stride, "stride", minimum=1)
-    pad = _checks.integer(pad, "pad", minimum=0)
+    n, k, stride, pad = _axis(n, k, stride, pad)
     if k > n + 2 * pad:
         raise ValueError(
             f"kernel size k={k} is larger than the padded input size "
             f"n + 2*pad = {n} + 2*{pad} = {n + 2 * pad}"
         )
     return (n + 2 * pad - k) // stride + 1
+
+
+@dataclass(frozen=True)
+class Arithmetic:
+    """Convolution arithmetic along one axis.
+
+    Attributes:
+        n, k, stride, pad: the input size, kernel size, stride and padding.
+        padded: ``n + 2 pad``, the length the window slides over.
+        fits: False when the kernel is larger than the padded input (no window fits).
+        out: ``floor((n + 2 pad - k) / stride) + 1`` windows, the output size (0 if not ``fits``).
+        leftover: positions after the last window that no window reads, ``(n + 2 pad - k) mod stride``.
+        gap: positions skipped between two neighbouring windows, ``max(0, stride - k)``.
+        unread_input: positions of the real input (not padding) that no window reads.
+    """
+
+    n: int
+    k: int
+    stride: int
+    pad: int
+    padded: int
+    fits: bool
+    out: int
+    leftover: int
+    gap: int
+    unread_input: int
+
+    @property
+    def covers(self) -> bool:
+        """True when the last window ends exactly at the end of the padded input."""
+        return self.fits and self.leftover == 0
+
+
+def window_starts(n: int, k: int, stride: int = 1, pad: int = 0) -> list[int]:
+    """Start of every window along one axis, in padded coordinates (0 = first padding cell).
+
+    Returns an empty list when the kernel is larger than the padded input.
+    """
+    a = arithmetic(n, k, stride, pad)
+    return [i * a.stride for i in range(a.out)]
+
+
+def arithmetic(n: int, k: int, stride: int = 1, pad: int = 0) -> Arithmetic:
+    """The convolution arithmetic of one axis, all of it: see :class:`Arithmetic` (lesson 04's
+    explorer shows it; ``.covers`` answers its ``covers_input`` exercise).
+
+    Unlike :func:`conv_output_size` this does not raise when the kernel is larger than the
+    padded input: it reports ``fits=False``, so that an explorer can say so.
+    """
+    n, k, stride, pad = _axis(n, k, stride, pad)
+    padded = n + 2 * pad
+    if k > padded:
+        return Arithmetic(n, k, stride, pad, padded, False, 0, 0, 0, n)
+    out = conv_output_size(n, k, stride, pad)
+    read = [False] * padded
+    for start in range(0, stride * out, stride):
+        read[start:start + k] = [True] * k
+    unread_input = sum(not r for r in read[pad:pad + n])
+    return Arithmetic(n, k, stride, pad, padded, True, out,
+                      (padded - k) % stride, max(0, stride - k), unread_input)
 
 
 def _geometry(x_shape, kh, kw, stride, pad, x_name="x"):

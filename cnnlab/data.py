@@ -10,11 +10,13 @@
     for xb, yb in cl.data.batches(Xtr, ytr, 64, rng=0): ...
     augment = cl.data.Augment(cl.data.RandomCrop(28, pad=2))
 
-The datasets live as uint8 ``.npz`` files in the ``data/`` folder beside the ``cnnlab``
-package (in the repository and in a student bundle); set the environment variable
-``CNNLAB_DATA`` to use another folder. Each file's SHA-256 is checked on every load, so a
-damaged file is reported instead of silently training on garbage. ``data/README.md`` says
-where each file came from and ``data/make_datasets.py`` remakes it.
+The datasets are uint8 ``.npz`` files. The repository (and a student bundle) keeps them in
+``data/`` at the top; an installed cnnlab carries them inside the package, as
+``cnnlab/_data/`` (``pyproject.toml`` puts them there when the wheel is built), so a plain
+``pip install`` runs every lesson. :func:`data_dir` says which folder is read. Each file's
+SHA-256 is checked on every load, so a damaged file is reported instead of silently training
+on garbage. ``data/README.md`` says where each file came from and ``data/make_datasets.py``
+remakes it.
 
 Everything random takes an ``rng`` argument: a ``numpy.random.Generator``, an int seed, or
 None for cnnlab's shared generator (:func:`cnnlab.backend.rng`). Loading, splitting and
@@ -76,30 +78,30 @@ def available() -> dict:
     return {name: entry.description for name, entry in _REGISTRY.items()}
 
 
-def data_dir() -> Path:
-    """The folder the datasets are read from.
+_PACKAGED = Path(__file__).resolve().parent / "_data"  # in an installed wheel
+_REPOSITORY = Path(__file__).resolve().parent.parent / "data"  # a checkout, a bundle, an editable install
 
-    ``$CNNLAB_DATA`` when set; otherwise ``data/`` beside the ``cnnlab`` package (the
-    repository, or a student bundle); otherwise ``data/`` or ``../data`` from the current
-    folder (a bundle whose notebooks run in ``notebooks/`` with cnnlab installed elsewhere).
+
+def data_dir() -> Path:
+    """The folder the datasets are read from, the first of:
+
+    1. ``$CNNLAB_DATA``, when set;
+    2. the installed package's data, ``cnnlab/_data/`` (present in a wheel install);
+    3. the repository's ``data/``, beside the ``cnnlab`` package folder.
     """
     override = os.environ.get("CNNLAB_DATA", "").strip()
     if override:
         return Path(override).expanduser()
-    beside_package = Path(__file__).resolve().parent.parent / "data"
-    candidates = [beside_package, Path.cwd() / "data", Path.cwd().parent / "data"]
-    for folder in candidates:
-        if any((folder / entry.file).is_file() for entry in _REGISTRY.values()):
-            return folder
-    return beside_package
+    return _PACKAGED if _PACKAGED.is_dir() else _REPOSITORY
 
 
 def _restore_hint(folder: Path) -> str:
     return (
-        f"Restore it from the course repository (`git checkout -- data/` in a checkout, or copy "
-        f"data/ from a fresh student bundle), remake it with `python data/make_datasets.py`, or "
-        f"point the CNNLAB_DATA environment variable at a folder holding the original files "
-        f"(now reading from {folder})."
+        f"Restore it: reinstall cnnlab (an installed cnnlab keeps its datasets in the package), "
+        f"or `git checkout -- data/` in a checkout of the course repository (or copy data/ from a "
+        f"fresh student bundle), or remake it with `python data/make_datasets.py`; or point the "
+        f"CNNLAB_DATA environment variable at a folder holding the original files (now reading "
+        f"from {folder})."
     )
 
 

@@ -8,10 +8,13 @@ The contract, the same for every layer::
 ``dout`` is dL/d(out), shaped like ``out``; each returned gradient is shaped like the input
 it belongs to. Layout is NCHW; linear weights are (D_out, D_in) so ``out = x @ W.T + b``
 (the seeds' ``W x`` for one column sample). The convolution and pooling kernels live in
-:mod:`cnnlab.conv` and :mod:`cnnlab.pooling` and are re-exported here.
+:mod:`cnnlab.conv` and :mod:`cnnlab.pooling` and are re-exported here. The per-sample losses of
+lesson 01 and the L2 penalty of lesson 09 are plain functions.
 """
 
 from __future__ import annotations
+
+import numpy as np
 
 from . import _checks, backend
 from .conv import conv2d_backward, conv2d_forward, conv_output_size
@@ -20,8 +23,8 @@ from .pooling import avgpool2d_backward, avgpool2d_forward, maxpool2d_backward, 
 __all__ = [
     "avgpool2d_backward", "avgpool2d_forward", "conv2d_backward", "conv2d_forward",
     "conv_output_size", "dropout_backward", "dropout_forward", "flatten_backward",
-    "flatten_forward", "hinge_loss", "l1_loss", "l2_loss", "linear_backward", "linear_forward",
-    "maxpool2d_backward", "maxpool2d_forward", "relu_backward", "relu_forward",
+    "flatten_forward", "hinge_loss", "l1_loss", "l2_loss", "l2_penalty", "linear_backward",
+    "linear_forward", "maxpool2d_backward", "maxpool2d_forward", "relu_backward", "relu_forward",
     "softmax_cross_entropy", "zero_one_loss",
 ]
 
@@ -210,3 +213,28 @@ def hinge_loss(score, y):
     if not bool(xp.isin(y, xp.asarray([-1, 1])).all()):
         raise ValueError("y must hold labels -1 or +1 for the hinge loss; got other values")
     return xp.maximum(0, 1 - y * score)
+
+
+# --- L2 regularisation --------------------------------------------------------------------------
+
+def l2_penalty(weights, lam: float):
+    """The L2 penalty ``lam/2 * sum_k ||W_k||^2`` over a list of arrays, and its gradients
+    (weight decay with strength ``lam`` is gradient descent on it, lesson 09).
+
+    Args:
+        weights: a list (or tuple) of float arrays of any shapes.
+        lam: the regularisation strength lambda >= 0.
+
+    Returns:
+        ``(value, grads)``: value a Python float (summed in float64), grads a list of arrays
+        ``lam * W_k``, each shaped and typed like its ``W_k``.
+    """
+    if not isinstance(weights, (list, tuple)):
+        raise TypeError(f"weights must be a list of arrays; got {type(weights).__name__}")
+    lam = _checks.real(lam, "lam", low=0.0)
+    value = 0.0
+    for i, w in enumerate(weights):
+        _checks.array(w, f"weights[{i}]")
+        _checks.floating(w, f"weights[{i}]")
+        value += float((backend.asnumpy(w).astype(np.float64) ** 2).sum())
+    return lam / 2 * value, [w * w.dtype.type(lam) for w in weights]

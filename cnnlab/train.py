@@ -16,10 +16,15 @@ for each batch, forward, loss, ``zero_grad``, backward, ``optimizer.step()``; th
 validation set is evaluated (in eval mode, so dropout is off) and the schedule steps once.
 Batches are drawn on the NumPy side and moved to the active backend (``backend.xp``) one at a
 time, so the data set itself may stay in host memory when training on a GPU.
+
+A :class:`Recipe` holds everything about a run but the model and the data; :data:`RECIPE` is
+the capstone's (lesson 12), which its lesson, its ``train_cnn`` check, its explorer and
+``benchmarks/capstone.py`` all train with through :func:`fit_recipe`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 import time
@@ -28,11 +33,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import _checks, backend
+from . import _checks, backend, optim
 from . import data as _data
 from .functional import softmax_cross_entropy
 
-__all__ = ["History", "confusion", "evaluate", "fit", "predict"]
+__all__ = ["History", "RECIPE", "Recipe", "confusion", "evaluate", "fit", "fit_recipe", "predict", "recipe"]
 
 
 @dataclass
@@ -402,3 +407,78 @@ def fit(model, optimizer, train, val=None, epochs: int = 1, batch_size: int = 64
     if best_state is not None:
         model.load_state_dict(best_state)
     return history
+
+
+# --- a recipe: everything about a run but the model and the data ------------------------------
+
+@dataclass(frozen=True)
+class Recipe:
+    """The hyper-parameters of a training run (everything but the architecture).
+
+    Attributes:
+        lr: initial learning rate alpha of SGD.
+        momentum: mu of the velocity form v = mu v - alpha g.
+        weight_decay: a, added to the gradient as a w (L2 with lambda = a).
+        batch_size: samples per minibatch.
+        epochs: the most passes over the training set.
+        step_size, gamma: step decay, lr = lr0 gamma^floor(epoch / step_size) (0: no decay).
+        patience: early stopping on the validation loss (0: off).
+        crop_pad: augmentation by random crops of the original size from images padded by
+            this many pixels, i.e. shifts of up to crop_pad pixels (0: no augmentation).
+    """
+
+    lr: float = 0.05
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    batch_size: int = 64
+    epochs: int = 5
+    step_size: int = 3
+    gamma: float = 0.1
+    patience: int = 2
+    crop_pad: int = 2
+
+    def replace(self, **changes) -> Recipe:
+        """A copy with some fields changed: ``RECIPE.replace(epochs=1)``."""
+        return dataclasses.replace(self, **changes)
+
+
+#: The capstone's recipe (a full run). Measured in ``benchmarks/README.md``, "Capstone".
+RECIPE = Recipe()
+
+
+def recipe(fast: bool | None = None) -> Recipe:
+    """:data:`RECIPE`, or in fast mode (``fast=None``: :func:`cnnlab.backend.fast_mode`) the same for one epoch."""
+    fast = backend.fast_mode() if fast is None else fast
+    return RECIPE.replace(epochs=1) if fast else RECIPE
+
+
+def fit_recipe(model, train, val=None, recipe: Recipe = RECIPE, rng=0, progress: bool = False,
+               live_plot: bool = False):
+    """Train ``model`` with a :class:`Recipe`: SGD with momentum and weight decay, step decay,
+    random-crop augmentation and early stopping on ``val``.
+
+    Args:
+        model: a :class:`cnnlab.nn.Module` mapping (B, C, H, W) to (B, K) scores.
+        train: ``(X, y)``, X (N, C, H, W) in the model's dtype, y (N,) labels.
+        val: optional ``(X_val, y_val)``; early stopping needs it.
+        recipe: the hyper-parameters.
+        rng: seed or generator for shuffling and augmentation.
+        progress, live_plot: as in :func:`fit`.
+
+    Returns:
+        the :class:`History`; with early stopping the model holds the weights of
+        the best epoch.
+    """
+    if not isinstance(recipe, Recipe):
+        raise TypeError(f"recipe must be a Recipe such as RECIPE.replace(epochs=2); got {type(recipe).__name__}")
+    opt = optim.SGD(model.parameters(), lr=recipe.lr, momentum=recipe.momentum,
+                    weight_decay=recipe.weight_decay)
+    schedule = optim.StepLR(opt, step_size=recipe.step_size, gamma=recipe.gamma) if recipe.step_size else None
+    augment = None
+    if recipe.crop_pad:
+        height, width = train[0].shape[-2:]
+        augment = _data.Augment(_data.RandomCrop((height, width), pad=recipe.crop_pad))
+    patience = recipe.patience if recipe.patience and val is not None else None
+    return fit(model, opt, train, val=val, epochs=recipe.epochs, batch_size=recipe.batch_size,
+               schedule=schedule, early_stopping=patience, augment=augment, rng=rng, progress=progress,
+               live_plot=live_plot)

@@ -2,9 +2,10 @@
 
 Used by ``tests/test_browser.py``. Two pieces:
 
-* :class:`LabServer` starts ``jupyter lab`` on a free loopback port with a token, in a
-  directory of its own, with settings that keep the run quiet and deterministic (no news
-  pop-up, every cell kept in the page);
+* :class:`LabServer` starts JupyterLab the way ``cnnlab lab`` does (its command line and
+  environment, from :mod:`cnnlab.course.lab`) over a working folder, on a free loopback port
+  with a token, with settings that keep the run quiet and deterministic (no news pop-up,
+  every cell kept in the page);
 * :func:`run_all` opens a notebook, runs Run > Run All Cells, waits for the kernel to stay
   idle, and returns a :class:`LabReport` of what a person would see: error outputs, rendered
   markdown and equations, decoded images, widgets, and what moving a slider changed.
@@ -20,12 +21,13 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from cnnlab.course import lab
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -89,16 +91,11 @@ class LabServer:
         }
 
     def __enter__(self):
-        env = dict(os.environ, **self._write_settings())
+        env = lab.environment(dict(os.environ, **self._write_settings(), JUPYTER_TOKEN=self.token))
         env.pop("CNNLAB_FAST", None)  # the stored outputs come from full runs
-        command = [
-            sys.executable, "-m", "jupyter", "lab", "--no-browser",
-            f"--ServerApp.port={self.port}", "--ServerApp.ip=127.0.0.1",
-            "--ServerApp.port_retries=0", f"--IdentityProvider.token={self.token}",
-            f"--ServerApp.root_dir={self.root}", "--LabApp.news_url=None",
-        ]
-        if hasattr(os, "geteuid") and os.geteuid() == 0:
-            command.append("--allow-root")
+        command = lab.command(self.root, self.port, root_user=hasattr(os, "geteuid") and os.geteuid() == 0,
+                              browser=False, open_file=None)
+        command += ["--ServerApp.ip=127.0.0.1", "--LabApp.news_url=None"]
         self._log = open(self.log_path, "w")
         self._process = subprocess.Popen(command, env=env, stdout=self._log, stderr=subprocess.STDOUT)
         self._wait_until_up()
@@ -333,3 +330,23 @@ def run_all(lab: LabServer, browser, notebook: str, screenshot: Path | None = No
         context.close()
         lab.shutdown_kernels()
     return report
+
+
+_NAMES_JS = "() => Array.from(document.querySelectorAll('.jp-DirListing-itemText')).map(e => e.innerText.trim())"
+
+
+def file_browser(lab: LabServer, browser, open_folder: str) -> tuple[list, list]:
+    """What JupyterLab's file browser lists at the top of the lab, and in ``open_folder``
+    after a double-click on it, as a student would."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    try:
+        page.goto(f"{lab.url}/lab?reset&token={lab.token}")
+        page.wait_for_selector(".jp-DirListing-itemText", timeout=60_000)
+        top = page.evaluate(_NAMES_JS)
+        page.locator(".jp-DirListing-itemText", has_text=open_folder).first.dblclick()
+        page.wait_for_function(f"() => !({_NAMES_JS})().includes({json.dumps(open_folder)})", timeout=30_000)
+        page.wait_for_selector(".jp-DirListing-itemText", timeout=30_000)
+        return top, page.evaluate(_NAMES_JS)
+    finally:
+        context.close()

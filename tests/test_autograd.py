@@ -1,18 +1,15 @@
 """Tests of cnnlab.autograd: every op against float64 numerical gradients and hand-worked values,
-gradient accumulation, no_grad, the CNN ops against cnnlab.functional, and draw_graph."""
+gradient accumulation, no_grad, the CNN ops against cnnlab.functional (draw_graph: test_plot.py)."""
 
 import math
 
-import matplotlib
 import numpy as np
 import pytest
 
-matplotlib.use("Agg")
-
-from cnnlab import autograd as ag  # noqa: E402
-from cnnlab import functional as F  # noqa: E402
-from cnnlab.autograd import Tensor, no_grad  # noqa: E402
-from cnnlab.gradcheck import numerical_gradient_array, rel_error  # noqa: E402
+from cnnlab import autograd as ag
+from cnnlab import functional as F
+from cnnlab.autograd import Tensor, no_grad
+from cnnlab.gradcheck import numerical_gradient_array, rel_error
 
 
 def rand(*shape, seed=0, low=None):
@@ -240,6 +237,20 @@ def test_constants_get_no_gradient():
     assert c.grad is None and k.grad is None
     np.testing.assert_allclose(x.grad, np.exp(c.data))
     assert all(t.requires_grad for t in ag.topological_order(y, only_requires_grad=True))
+
+
+def test_topological_order_of_any_node_with_inputs():
+    """Lesson 03's check orders its scalar ``Value`` graphs with the same function."""
+    class Node:
+        def __init__(self, *inputs):
+            self.inputs = inputs
+
+    a = Node()
+    b = Node(a)
+    c = Node(a, b)
+    d = Node(c, b)
+    assert ag.topological_order(d) == [a, b, c, d]
+    assert ag.topological_order(a) == [a]
 
 
 def test_backward_rejects_a_graph_without_gradients():
@@ -482,82 +493,3 @@ def test_cnn_op_errors_come_from_functional():
         ag.linear(np.ones((2, 5)), Tensor(np.ones((3, 4)), requires_grad=True), np.ones(3))
     with pytest.raises(ValueError, match="y must be class indices"):
         ag.softmax_cross_entropy(Tensor(np.ones((2, 3))), np.array([0, 3]))
-
-
-# --- draw_graph ---------------------------------------------------------------------------------
-
-def labels(fig):
-    return [t.get_text() for t in fig.axes[0].texts if t.get_text()]
-
-
-def test_draw_graph_labels_every_node():
-    from matplotlib.figure import Figure
-    import matplotlib.pyplot as plt
-
-    open_before = plt.get_fignums()
-    a = Tensor(2.0, requires_grad=True, name="a")
-    b = Tensor(-3.0, requires_grad=True, name="b")
-    f = (a * b + a).exp()
-    f.name = "f"
-    f.backward()
-    fig = draw_graph_and_render(f)
-    assert isinstance(fig, Figure)
-    assert plt.get_fignums() == open_before  # not registered with pyplot: nothing leaks
-    texts = labels(fig)
-    assert len(texts) == 5 + 3  # one per tensor (a, b, ab, ab + a, f) and one per op
-    assert sorted(t for t in texts if "\n" not in t) == ["add", "exp", "mul"]
-    assert "a\n2.00\ngrad -0.0366" in texts  # name, value, grad = -2 e^-4 to 3 digits
-    assert "b\n-3.00\ngrad 0.0366" in texts
-    assert "f\n0.0183\ngrad 1.00" in texts
-    # Inputs are drawn left of the ops that use them, results right of them.
-    x_of = {t.get_text().split("\n")[0]: t.get_position()[0] for t in fig.axes[0].texts if t.get_text()}
-    assert x_of["a"] < x_of["mul"] < x_of["add"] < x_of["exp"] < x_of["f"]
-
-
-def draw_graph_and_render(root, **kwargs):
-    fig = ag.draw_graph(root, **kwargs)
-    fig.canvas.draw()  # arrows are placed relative to the boxes at draw time: must not fail
-    return fig
-
-
-def test_draw_graph_arrays_without_grads_and_into_given_axes():
-    from matplotlib.figure import Figure
-
-    x = Tensor(np.ones((2, 3)), name="x")
-    W = Tensor(np.ones((3, 4)), requires_grad=True, name="W")
-    y = (x @ W).sum()
-    y.backward()
-    fig = Figure()
-    ax = fig.add_subplot()
-    assert ag.draw_graph(y, show_grad=False, ax=ax) is fig
-    fig.canvas.draw()
-    texts = labels(fig)
-    assert "x\n(2, 3)" in texts and "W\n(3, 4)" in texts and "(2, 4)" in texts
-    assert not any("grad" in t for t in texts)
-    with_grads = labels(draw_graph_and_render(y))
-    assert "W\n(3, 4)\n|grad| 6.93" in with_grads  # each of the 12 entries of dW is 2: sqrt(48)
-    assert "(2, 4)\n|grad| 2.83" in with_grads  # d sum / d(x W) is all ones: sqrt(8)
-
-
-def test_draw_graph_of_a_thirty_node_network():
-    gen = np.random.default_rng(40)
-    x = Tensor(gen.standard_normal((8, 5)), name="x")
-    layers = [(Tensor(gen.standard_normal((5, 5)), requires_grad=True, name=f"W{i}"),
-               Tensor(np.zeros(5), requires_grad=True, name=f"b{i}")) for i in range(4)]
-    h = x
-    for W, b in layers:
-        h = (h @ W + b).relu()
-    loss = (h * h).mean()
-    loss.backward()
-    nodes = ag.topological_order(loss)
-    fig = draw_graph_and_render(loss)
-    n_ops = sum(1 for t in nodes if t.inputs)
-    assert len(nodes) + n_ops >= 30
-    assert len(labels(fig)) == len(nodes) + n_ops
-    w, h_in = fig.get_size_inches()
-    assert w <= 20 and h_in <= 14  # large graphs are capped, not drawn metres wide
-
-
-def test_draw_graph_rejects_non_tensors():
-    with pytest.raises(TypeError, match="root must be a Tensor; got ndarray"):
-        ag.draw_graph(np.ones(3))

@@ -11,7 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from browser_lab import CHROMIUM, CHROMIUM_ARGS, WIDGET_MANAGER, LabServer, run_all
+from browser_lab import CHROMIUM, CHROMIUM_ARGS, WIDGET_MANAGER, LabServer, file_browser, run_all
+
+from cnnlab.course import workdir
+from cnnlab.data import data_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "artifacts"
@@ -60,8 +63,11 @@ def _without_outputs(source: Path, target: Path):
 
 @pytest.fixture(scope="module")
 def lesson_copy(tmp_path_factory):
-    """A private copy of solutions/ (Run All of a student notebook stops at its first graded cell)."""
-    root = tmp_path_factory.mktemp("lab")
+    """A student's working folder as `cnnlab lab` makes it (every lesson, a data link) in
+    which the lessons run here are finished: copies of solutions/ (Run All of an unfinished
+    student notebook stops at its first graded cell)."""
+    root = tmp_path_factory.mktemp("lab") / "work"
+    workdir.update(root, ROOT / "notebooks", data_dir())
     for name in LESSONS:
         _without_outputs(ROOT / "solutions" / name, root / name)
     return root
@@ -78,6 +84,13 @@ def test_lesson_runs_in_jupyterlab(lab, browser, notebook):
     report = run_all(lab, browser, notebook, screenshot=ARTIFACTS / f"browser-{Path(notebook).stem}.png")
     assert report.code_cells > 0
     assert report.problems(widget_expected=LESSONS[notebook]) == []
+
+
+def test_the_lab_shows_the_working_folder_and_the_data(lab, browser):
+    top, data = file_browser(lab, browser, open_folder="data")
+    lessons = sorted(p.name for p in (ROOT / "notebooks").glob("*.ipynb"))
+    assert {*lessons, "data"} <= set(top)
+    assert {"README.md", "digits8x8.npz", "mnist5k.npz", "mnist.npz"} <= set(data)
 
 
 def _break_a_cell(source: Path, target: Path):

@@ -6,6 +6,7 @@ against its committed notebooks/.
 
 import hashlib
 import json
+import re
 import runpy
 import sys
 from pathlib import Path
@@ -99,31 +100,35 @@ def test_solution_markers_outside_a_solution_cell_refuse_to_build():
 
 def test_student_notebook_content(course):
     nb = kit.load(course / kit.STUDENT)
-    double = kit.text(kit.cell(nb, "double_solution"))
-    assert double == 'def double(x):\n    """Return twice x (a number or an array)."""\n' \
-                     "    # YOUR CODE HERE\n    raise NotImplementedError()"
+    stub = kit.text(kit.cell(nb, "scale_images_solution"))
+    assert stub == 'def scale_images(x):\n    """(N, C, H, W) uint8 -> float32 in [0, 1]."""\n' \
+                   "    # YOUR CODE HERE\n    raise NotImplementedError()"
     assert kit.text(kit.cell(nb, "linear_answer")) == "Why is doubling linear?\n\nYOUR ANSWER HERE"
-    assert kit.text(kit.cell(nb, "fx_double")) == (
-        "fixture_checks.register()  # the fixture's stand-in for cnnlab/grading/lessonNN.py\n"
-        'cl.check("fx_double", double)')
+    assert kit.text(kit.cell(nb, "scale_images")) == 'cl.check("scale_images", scale_images)'
     assert nb["nbformat"] == 4 and nb["nbformat_minor"] == 5
-    assert nb["metadata"] == {"cnnlab": {"lesson": kit.LESSON, "version": nb["metadata"]["cnnlab"]["version"]},
+    recorded = nb["metadata"]["cnnlab"]["build_sha256"]
+    assert nb["metadata"] == {"cnnlab": {"lesson": kit.LESSON, "version": nb["metadata"]["cnnlab"]["version"],
+                                         "build_sha256": recorded},
                               "kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python",
                                              "name": "python3"},
                               "language_info": {"name": "python"}}
     nbformat.validate(nbformat.reads(json.dumps(nb), as_version=4))
+    # the build hash: SHA-256 of the canonical JSON (sorted keys, no spaces) without the hash itself
+    del nb["metadata"]["cnnlab"]["build_sha256"]
+    canonical = json.dumps(nb, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
+    assert recorded == hashlib.sha256(canonical).hexdigest()
 
 
 def test_cells_are_locked_by_kind_and_ids_are_stable(course):
     nb = kit.load(course / kit.STUDENT)
     meta = {kit.gid(c): c["metadata"] for c in nb["cells"] if kit.gid(c)}
-    for locked in ("setup", "fx_double", "fx_row_sums", "summary"):
+    for locked in ("setup", "scale_images", "mean_image", "summary"):
         assert meta[locked]["editable"] is False and meta[locked]["deletable"] is False
-    for solution in ("double_solution", "row_sums_solution", "linear_answer"):
+    for solution in ("scale_images_solution", "mean_image_solution", "linear_answer"):
         assert meta[solution]["deletable"] is False and "editable" not in meta[solution]
     assert [c["id"] for c in nb["cells"]] == [
-        "fx00", "setup", "fx02", "double_solution", "fx_double", "fx05", "linear_answer", "fx07",
-        "row_sums_solution", "fx_row_sums", "summary"]
+        "fx00", "setup", "fx02", "scale_images_solution", "scale_images", "fx05", "linear_answer", "fx07",
+        "mean_image_solution", "mean_image", "summary"]
     plain = [c for c in nb["cells"] if not kit.gid(c)]
     assert all(c["metadata"] == {} for c in plain)
 
@@ -145,7 +150,8 @@ def test_outputs_execution_counts_and_extra_metadata_are_dropped(course):
 
 def test_student_notebook_has_no_solution_or_hidden_text(course):
     found = leaks.secrets(nbk.read(course / kit.SOURCE))
-    assert "twice = 2 * x" in found.solution and 'assert double(21) == 42, "hidden case: 21"' in found.hidden
+    assert "scaled = x.astype(np.float32) / 255" in found.solution
+    assert "assert scale_images(np.zeros((2, 1, 2, 2), dtype=np.uint8)).sum() == 0.0" in found.hidden
     text = (course / kit.STUDENT).read_text()
     assert "BEGIN" not in text and "END SOLUTION" not in text and "HIDDEN" not in text
     for line in found.solution | found.hidden:
@@ -157,7 +163,7 @@ def test_student_notebook_has_no_solution_or_hidden_text(course):
 def test_building_twice_gives_identical_bytes(course, tmp_path):
     first = (course / kit.STUDENT).read_bytes()
     mtime = (course / kit.STUDENT).stat().st_mtime_ns
-    assert build.write_lessons(all_lessons(course))[0][1] is False  # unchanged: not rewritten
+    assert build.write_lessons(all_lessons(course))[0].changed is False  # unchanged: not rewritten
     assert (course / kit.STUDENT).stat().st_mtime_ns == mtime
     other = tmp_path / "again"
     build.write_lessons(all_lessons(course), other)
@@ -170,8 +176,76 @@ def test_building_twice_gives_identical_bytes(course, tmp_path):
 def test_committed_notebooks_are_what_build_writes(lesson):
     expected = nbk.dumps(build.build_lesson(lesson))
     assert lesson.student.is_file(), f"{lesson.student} is missing: run `cnnlab build`"
+    # Never "run cnnlab build" here: the file may hold a person's work. validate tells an
+    # out-of-date file from one changed by hand, and says what to do about each.
     assert lesson.student.read_text(encoding="utf-8") == expected, \
-        f"{lesson.student.name} differs from what `cnnlab build` writes: run `cnnlab build`"
+        f"{lesson.student.name} differs from what `cnnlab build` writes: `cnnlab validate` says why"
+
+
+# --- a notebook a person changed is never overwritten -------------------------------------------
+
+def edit_by_hand(path: Path, text: str = "my own notes") -> bytes:
+    """Change a notebook as a person would in JupyterLab (a new cell, saved); its bytes."""
+    nb = kit.load(path)
+    nb["cells"].append(kit.code_cell(text))
+    kit.save(path, nb)
+    return path.read_bytes()
+
+
+def test_build_refuses_a_notebook_changed_by_hand_names_it_and_writes_nothing(course, capsys):
+    mine = edit_by_hand(course / kit.STUDENT)
+    kit.cell(source := kit.load(course / kit.SOURCE), "summary")["source"] = "## Summary\n\nNew."
+    kit.save(course / kit.SOURCE, source)  # the release changed too: build has something to write
+    assert main(["build", "--root", str(course)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith(f"cnnlab build: {kit.STUDENT}: changed by hand since `cnnlab build` "
+                                   "wrote it; build overwrites nothing a person changed, so it wrote nothing.")
+    assert "`cnnlab build --force` moves the file to notebooks/.backup/" in captured.err
+    assert (course / kit.STUDENT).read_bytes() == mine
+    assert not (course / "notebooks" / ".backup").exists()
+
+
+def test_force_moves_the_changed_notebook_to_a_backup_never_overwritten(course, capsys):
+    first = edit_by_hand(course / kit.STUDENT, "first edit")
+    assert main(["build", "--root", str(course), "--force"]) == 0
+    out = capsys.readouterr().out
+    backups = sorted((course / "notebooks" / ".backup").iterdir())
+    assert [b.read_bytes() for b in backups] == [first]
+    assert re.fullmatch(rf"{kit.LESSON}\.\d{{8}}T\d{{6}}Z\.ipynb", backups[0].name)
+    assert out == f"wrote {kit.STUDENT} (the file it replaced is kept as notebooks/.backup/{backups[0].name})\n"
+    assert (course / kit.STUDENT).read_text() == nbk.dumps(build.build_lesson(select(course, ["01"])[0]))
+    second = edit_by_hand(course / kit.STUDENT, "second edit")  # within the same second, usually
+    assert main(["build", "--root", str(course), "--force"]) == 0
+    after = sorted((course / "notebooks" / ".backup").iterdir())
+    assert backups[0].read_bytes() == first  # the first backup is untouched
+    assert len(after) == 2 and {b.read_bytes() for b in after} == {first, second}
+
+
+def test_a_notebook_nobody_changed_is_rebuilt_without_a_backup(course, capsys):
+    kit.cell(source := kit.load(course / kit.SOURCE), "summary")["source"] = "## Summary\n\nNew."
+    kit.save(course / kit.SOURCE, source)
+    # reformatted JSON is still the same notebook: no person's work in it
+    (course / kit.STUDENT).write_text(json.dumps(kit.load(course / kit.STUDENT), indent=4))
+    assert main(["build", "--root", str(course)]) == 0
+    assert capsys.readouterr().out == f"wrote {kit.STUDENT}\n"
+    assert "New." in (course / kit.STUDENT).read_text()
+    assert not (course / "notebooks" / ".backup").exists()
+
+
+def test_a_notebook_from_a_build_without_hashes_is_rebuilt_only_if_unchanged(course, capsys):
+    nb = kit.load(course / kit.STUDENT)
+    del nb["metadata"]["cnnlab"]["build_sha256"]
+    (course / kit.STUDENT).write_text(nbk.dumps(nbformat.from_dict(nb)))
+    assert main(["build", "--root", str(course)]) == 0  # what build writes, but for the hash
+    assert capsys.readouterr().out == f"wrote {kit.STUDENT}\n"
+    nb["cells"][0]["source"] = "# My title"
+    (course / kit.STUDENT).write_text(nbk.dumps(nbformat.from_dict(nb)))
+    assert main(["build", "--root", str(course)]) == 2
+    assert "changed by hand" in capsys.readouterr().err
+    (course / kit.STUDENT).write_text("not a notebook any more")
+    assert main(["build", "--root", str(course)]) == 2
+    assert (course / kit.STUDENT).read_text() == "not a notebook any more"
 
 
 # --- the command --------------------------------------------------------------------------------
@@ -191,18 +265,18 @@ def test_cli_unknown_lesson_exits_2(course, capsys):
 
 def test_cli_broken_source_exits_2_and_writes_nothing(course, capsys):
     nb = kit.load(course / kit.SOURCE)
-    kit.cell(nb, "double_solution")["source"] += "\n### END SOLUTION"
+    kit.cell(nb, "scale_images_solution")["source"] += "\n### END SOLUTION"
     kit.save(course / kit.SOURCE, nb)
     before = (course / kit.STUDENT).read_bytes()
     assert main(["build", "--root", str(course)]) == 2
     err = capsys.readouterr().err
-    assert f"{kit.SOURCE}: cell 4 (double_solution): line 7: '### END SOLUTION' without a matching" in err
+    assert f"{kit.SOURCE}: cell 4 (scale_images_solution): line 7: '### END SOLUTION' without a matching" in err
     assert (course / kit.STUDENT).read_bytes() == before
 
 
 def test_cli_metadata_without_grade_id_exits_2(course, capsys):
     nb = kit.load(course / kit.SOURCE)
-    del kit.cell(nb, "fx_double")["metadata"]["nbgrader"]["grade_id"]
+    del kit.cell(nb, "scale_images")["metadata"]["nbgrader"]["grade_id"]
     kit.save(course / kit.SOURCE, nb)
     assert main(["build", "--root", str(course)]) == 2
     assert f"{kit.SOURCE}: cell 5: nbgrader metadata without a grade_id (got None)" in capsys.readouterr().err
@@ -257,7 +331,7 @@ def assert_only_graded_cells_fail(outcomes):
 def test_fixture_student_notebook_runs_with_only_graded_cells_failing(course):
     outcomes = run_cell_by_cell(nbk.read(course / kit.STUDENT), course)
     assert_only_graded_cells_fail(outcomes)
-    assert [name for name, graded, _ in outcomes if graded] == ["fx_double", "fx_row_sums"]
+    assert [name for name, graded, _ in outcomes if graded] == ["scale_images", "mean_image"]
     # check printed its friendly line before raising again
     assert "Not implemented yet" in outcomes[2][2].stdout
 
@@ -289,7 +363,7 @@ def test_execute_refreshes_source_outputs_in_place(course, capsys, monkeypatch):
     assert text(outputs[2][0]) == f"full {course}\n"
     assert [c.get("id") for c in executed["cells"]] == [c.get("id") for c in nb["cells"]]
     assert [c["metadata"] for c in executed["cells"]] == [c["metadata"] for c in nb["cells"]]
-    assert text(kit.cell(executed, "fx_double")["outputs"][-1]).endswith("all 2 cases passed, 2 points.\n")
+    assert text(kit.cell(executed, "scale_images")["outputs"][-1]).endswith("all 5 cases passed, 1 point.\n")
     # the student notebook gains the probe cell only: outputs never reach it
     assert (course / kit.STUDENT).read_bytes() != before_student
     assert validate_clean(course, capsys)

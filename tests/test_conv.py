@@ -1,18 +1,17 @@
-"""cnnlab.conv: output sizes, padding, im2col/col2im and the fast conv2d forward/backward.
+"""cnnlab.conv: output sizes and the arithmetic of an axis, padding, im2col/col2im and the fast
+conv2d forward/backward.
 
 The fast kernels are checked three ways: small cases computed by hand, the naive loops of
-benchmarks/naive.py on random shapes, and float64 central differences for every gradient.
+cnnlab.grading.naive on random shapes, and float64 central differences for every gradient.
 """
 
 import numpy as np
 import pytest
-from fixtures import benchmarks
 
 from cnnlab import conv
 from cnnlab.gradcheck import check_backward
+from cnnlab.grading import naive
 
-
-naive = benchmarks.load("naive")
 
 X3 = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0], [7.0, 8.0, 9.0]]).reshape(1, 1, 3, 3)
 K2 = np.array([[1.0, 2.0], [0.0, -1.0]]).reshape(1, 1, 2, 2)
@@ -369,3 +368,50 @@ def test_conv2d_on_cupy_matches_numpy(rng):
     cols = conv.im2col(cp.asarray(x), 3, 2, 2, 1)
     np.testing.assert_allclose(cp.asnumpy(conv.col2im(cols, x.shape, 3, 2, 2, 1)),
                                conv.col2im(conv.im2col(x, 3, 2, 2, 1), x.shape, 3, 2, 2, 1), rtol=1e-5)
+
+
+# --- the arithmetic of one axis (lesson 04's explorer shows it) ---------------------------------
+
+
+@pytest.mark.parametrize("n, k, s, p, out, leftover, gap, unread", [
+    (7, 3, 2, 1, 4, 0, 0, 0),     # the lesson's starting point: covered
+    (8, 3, 2, 1, 4, 1, 0, 0),     # one padded row left over, only zeros lost
+    (7, 3, 3, 0, 2, 1, 0, 1),     # (7 - 3) mod 3 = 1: the last real row is never read
+    (9, 2, 3, 0, 3, 1, 1, 3),     # windows 0-1, 3-4, 6-7: rows 2, 5 skipped and 8 left over
+    (5, 5, 1, 0, 1, 0, 0, 0),     # a kernel as large as the input fits once
+    (227, 11, 4, 0, 55, 0, 0, 0),
+    (224, 11, 4, 0, 54, 1, 0, 1),
+])
+def test_arithmetic_by_hand(n, k, s, p, out, leftover, gap, unread):
+    a = conv.arithmetic(n, k, s, p)
+    assert (a.padded, a.fits, a.out, a.leftover, a.gap, a.unread_input) == (n + 2 * p, True, out, leftover, gap, unread)
+    assert a.covers == (leftover == 0)
+
+
+def test_arithmetic_agrees_with_conv_output_size():
+    for n in range(1, 12):
+        for k in range(1, 8):
+            for s in range(1, 5):
+                for p in range(0, 3):
+                    a = conv.arithmetic(n, k, s, p)
+                    assert a.fits == (k <= n + 2 * p)
+                    if a.fits:
+                        assert a.out == conv.conv_output_size(n, k, s, p)
+                        assert a.leftover == (n + 2 * p - k) % s
+                        starts = conv.window_starts(n, k, s, p)
+                        assert len(starts) == a.out and starts[-1] + k + a.leftover == n + 2 * p
+
+
+def test_kernel_that_does_not_fit():
+    a = conv.arithmetic(3, 9, 1, 2)
+    assert not a.fits and not a.covers and a.out == 0 and a.unread_input == 3
+    assert conv.window_starts(3, 9, 1, 2) == []
+
+
+@pytest.mark.parametrize("args, error, name", [
+    ((0, 3, 1, 0), ValueError, "n"), ((5, 0, 1, 0), ValueError, "k"), ((5, 3, 0, 0), ValueError, "stride"),
+    ((5, 3, 1, -1), ValueError, "pad"), ((5.0, 3, 1, 0), TypeError, "n"), ((5, 3, True, 0), TypeError, "stride"),
+])
+def test_arithmetic_bad_arguments(args, error, name):
+    with pytest.raises(error, match=f"^{name} must be"):
+        conv.arithmetic(*args)

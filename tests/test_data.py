@@ -86,6 +86,18 @@ def test_cnnlab_data_overrides_the_folder(data_copy):
     assert X.shape == (1797, 1, 8, 8)
 
 
+def test_data_is_looked_up_in_the_environment_then_the_package_then_the_repository(tmp_path, monkeypatch):
+    packaged, repository = tmp_path / "site" / "cnnlab" / "_data", tmp_path / "repo" / "data"
+    monkeypatch.setattr(data, "_PACKAGED", packaged)
+    monkeypatch.setattr(data, "_REPOSITORY", repository)
+    monkeypatch.delenv("CNNLAB_DATA", raising=False)
+    assert data.data_dir() == repository  # an editable install or a checkout: no packaged data
+    packaged.mkdir(parents=True)
+    assert data.data_dir() == packaged  # a wheel install carries its own
+    monkeypatch.setenv("CNNLAB_DATA", str(tmp_path / "mine"))
+    assert data.data_dir() == tmp_path / "mine"
+
+
 def test_a_flipped_byte_is_reported_with_both_hashes_and_how_to_restore(data_copy):
     path = data_copy / "digits8x8.npz"
     blob = bytearray(path.read_bytes())

@@ -1,4 +1,5 @@
-"""cnnlab.functional: linear, ReLU, flatten, dropout and the losses (conv and pooling have their own files)."""
+"""cnnlab.functional: linear, ReLU, flatten, dropout, the losses and the L2 penalty (conv and pooling
+have their own files)."""
 
 import numpy as np
 import pytest
@@ -190,3 +191,34 @@ def test_losses_reject_bad_input():
         F.l1_loss(np.array([np.inf]), np.array([0.0]))
     with pytest.raises(ValueError, match=r"y must hold labels -1 or \+1"):
         F.hinge_loss(np.array([0.3]), np.array([0]))
+
+
+# --- the L2 penalty of lesson 9 -----------------------------------------------------------------
+
+def test_l2_penalty_by_hand():
+    value, grads = F.l2_penalty([np.array([1.0, 2.0]), np.array([[3.0]])], 0.1)
+    assert value == pytest.approx(0.7)  # 0.1 / 2 * (1 + 4 + 9)
+    np.testing.assert_allclose(grads[0], [0.1, 0.2])
+    np.testing.assert_allclose(grads[1], [[0.3]])
+    assert F.l2_penalty([np.ones(3)], 0.0) == (0.0, [pytest.approx(np.zeros(3))])
+
+
+def test_l2_penalty_gradient_matches_numerical_gradient():
+    rng = np.random.default_rng(0)
+    weights = [rng.standard_normal((3, 4)), rng.standard_normal(5)]
+    _, grads = F.l2_penalty(weights, 0.7)
+    for k in range(2):
+        def value(w, k=k):
+            return F.l2_penalty([w if i == k else weights[i] for i in range(2)], 0.7)[0]
+        np.testing.assert_allclose(grads[k], numerical_gradient(value, weights[k]), rtol=1e-7)
+
+
+def test_l2_penalty_keeps_dtype_and_rejects_bad_input():
+    value, grads = F.l2_penalty([np.ones((2, 2), dtype=np.float32)], 0.5)
+    assert isinstance(value, float) and value == 1.0 and grads[0].dtype == np.float32
+    with pytest.raises(TypeError, match="weights must be a list"):
+        F.l2_penalty(np.ones(3), 0.1)
+    with pytest.raises(TypeError, match=r"weights\[1\]"):
+        F.l2_penalty([np.ones(2), np.ones(2, dtype=np.int64)], 0.1)
+    with pytest.raises(ValueError, match="lam"):
+        F.l2_penalty([np.ones(2)], -1.0)

@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from fixtures import coursekit as kit
 
 from cnnlab.cli import main
 
@@ -34,6 +35,7 @@ def _answer(nb: dict, **sources: str) -> dict:
 
 def _grade(base: Path, subs: dict, *options: str) -> Path:
     """Write the submissions to base, grade them, check none was modified; return the results folder."""
+    kit.require_sandbox()
     for name, nb in subs.items():
         (base / f"{name}.ipynb").write_text(json.dumps(nb))
     before = {name: (base / f"{name}.ipynb").read_bytes() for name in subs}
@@ -73,6 +75,9 @@ def test_feedback_names_the_failure(class00):
     ben = json.loads((class00 / "ben.json").read_text())
     assert ben["exercises"]["mean_image"]["score"] == 0
     assert "AssertionError" in ben["exercises"]["mean_image"]["feedback"]
+    # the grader's own re-check recognised the mistake and named it
+    assert ben["exercises"]["mean_image"]["recheck"] == "failed"
+    assert ben["exercises"]["mean_image"]["hints"][0].startswith("that is the sum over the images")
     cy = json.loads((class00 / "cy.json").read_text())
     assert "NotImplementedError" in cy["exercises"]["scale_images"]["feedback"]
 

@@ -1,11 +1,14 @@
-"""cnnlab.train: fit (loss goes down, early stopping, divergence), evaluate, predict, confusion."""
+"""cnnlab.train: fit (loss goes down, early stopping, divergence), evaluate, predict, confusion,
+the recipe and fit_recipe."""
 
+import dataclasses
 import math
 
 import numpy as np
 import pytest
 
-from cnnlab import data, nn, optim, train
+from cnnlab import backend, data, nn, optim, train
+from cnnlab.widgets.training_knobs import cnn  # the capstone's network, which the recipe trains
 
 
 @pytest.fixture(scope="module")
@@ -364,3 +367,53 @@ def test_confusion_errors():
         train.confusion(np.array([0, 1]), np.array([0]), 3)
     with pytest.raises(ValueError, match="n_classes must be an integer >= 1; got 0"):
         train.confusion(np.array([0]), np.array([0]), 0)
+
+
+# --- the recipe and fast mode ----------------------------------------------------------------
+
+@pytest.mark.parametrize("value, fast", [("1", True), ("yes", True), ("", False), ("0", False), (None, False)])
+def test_fast_mode_reads_the_environment(monkeypatch, value, fast):
+    if value is None:
+        monkeypatch.delenv("CNNLAB_FAST", raising=False)
+    else:
+        monkeypatch.setenv("CNNLAB_FAST", value)
+    assert backend.fast_mode() is fast
+    assert train.recipe().epochs == (1 if fast else train.RECIPE.epochs)
+
+
+def test_recipe_replace_keeps_the_other_fields():
+    changed = train.RECIPE.replace(epochs=1, lr=0.1)
+    assert (changed.epochs, changed.lr, changed.momentum) == (1, 0.1, train.RECIPE.momentum)
+    assert train.RECIPE.epochs == 5  # frozen: the original is untouched
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        train.RECIPE.lr = 1.0
+
+
+# --- training with the recipe -----------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def split_digits():
+    """digits8x8, split and mean-subtracted: a problem small enough to train in a second."""
+    X, y = data.load("digits8x8")
+    (Xtr, ytr), (Xva, yva) = data.split(X, y, (0.75, 0.25), rng=0)
+    Xtr, Xva = data.normalize(Xtr, Xva)
+    return (Xtr, ytr), (Xva, yva)
+
+
+def test_fit_recipe_learns_and_decays_the_rate(split_digits):
+    train_part, val = split_digits
+    model = cnn((8,), image_size=8, rng=0)
+    small = train.RECIPE.replace(epochs=3, step_size=1, gamma=0.5, crop_pad=1, patience=0)
+    history = train.fit_recipe(model, train_part, val, small, rng=0)
+    assert history.lr == [0.05, 0.025, 0.0125]
+    assert history.train_loss[-1] < history.train_loss[0]
+    assert history.val_acc[-1] > 0.8
+
+
+def test_fit_recipe_stops_early_only_with_validation_data(split_digits):
+    train_part, val = split_digits
+    history = train.fit_recipe(cnn((4,), image_size=8, rng=0), train_part, None,
+                               train.RECIPE.replace(epochs=1), rng=0)
+    assert history.val_loss == [] and history.best_epoch is None
+    with pytest.raises(TypeError, match="recipe"):
+        train.fit_recipe(cnn((4,), image_size=8), train_part, val, {"lr": 0.1})

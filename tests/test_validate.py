@@ -54,7 +54,7 @@ def only_problem(course, capsys, expected):
 def test_clean_course_passes_with_a_summary(course, capsys):
     status, lines, err = validate(course, capsys)
     assert status == 0 and err == ""
-    assert lines == ["cnnlab validate: 1 lesson(s), 2 graded cell(s) worth 5 point(s); sources well "
+    assert lines == ["cnnlab validate: 1 lesson(s), 2 graded cell(s) worth 2 point(s); sources well "
                      "formed, notebooks/ up to date, no leaks"]
 
 
@@ -73,8 +73,13 @@ def test_extra_student_notebook(course, capsys):
 
 def test_stale_student_notebook(course, capsys):
     set_source(course, "summary", "## Summary\n\nA changed summary.")
-    only_problem(course, capsys, f"{NB}: differs from what `cnnlab build` writes (first at cell 11); "
-                                 "run `cnnlab build` (never edit notebooks/ by hand)")
+    only_problem(course, capsys, f"{NB}: differs from what `cnnlab build` writes (first at cell 11): "
+                                 "out of date; run `cnnlab build`")
+
+
+KEEP_THE_WORK = ("and was changed by hand since a build wrote it: if the changes are work to keep, copy them "
+                 "elsewhere first (students work in their own copies, made by `cnnlab lab`); then "
+                 "`cnnlab build --force` moves the file to notebooks/.backup/ and writes the release")
 
 
 def test_student_notebook_metadata_changed(course, capsys):
@@ -82,7 +87,14 @@ def test_student_notebook_metadata_changed(course, capsys):
     nb["metadata"]["cnnlab"]["lesson"] = "99_other"
     (course / NB).write_text(json.dumps(nb, indent=1, sort_keys=True) + "\n")
     only_problem(course, capsys, f"{NB}: differs from what `cnnlab build` writes (in its notebook "
-                                 "metadata or formatting); run `cnnlab build` (never edit notebooks/ by hand)")
+                                 f"metadata or formatting) {KEEP_THE_WORK}")
+
+
+def test_student_notebook_changed_by_hand_is_never_sent_to_build(course, capsys):
+    nb = kit.load(course / NB)
+    kit.cell(nb, "scale_images_solution")["source"] = "def scale_images(x):\n    return x.astype(np.float32) / 255"
+    kit.save(course / NB, nb)
+    only_problem(course, capsys, f"{NB}: differs from what `cnnlab build` writes (first at cell 4) {KEEP_THE_WORK}")
 
 
 def edit_student(course, grade_id, change):
@@ -98,47 +110,130 @@ def student_lines(course, capsys):
     return lines[1:]
 
 
-def test_solution_text_in_student_notebook(course, capsys):
-    edit_student(course, "double_solution", lambda c: c.update(source="def double(x):\n    twice = 2 * x"))
-    assert student_lines(course, capsys) == [
-        f"{NB}: cell 4 (double_solution): reveals the answer: line 2: solution text 'twice = 2 * x'"]
+HIDDEN = "assert scale_images(np.zeros((2, 1, 2, 2), dtype=np.uint8)).sum() == 0.0"
 
 
-def test_hidden_test_text_in_student_notebook(course, capsys):
-    edit_student(course, "fx_double", lambda c: c.update(source="assert double(-0.25) == -0.5"))
-    assert student_lines(course, capsys) == [
-        f"{NB}: cell 5 (fx_double): reveals the answer: line 1: hidden test text 'assert double(-0.25) == -0.5'"]
+@pytest.mark.parametrize("grade_id, change, problem", [
+    pytest.param("scale_images_solution",
+                 {"source": "def scale_images(x):\n    scaled = x.astype(np.float32) / 255"},
+                 "cell 4 (scale_images_solution): reveals the answer: line 2: solution text "
+                 "'scaled = x.astype(np.float32) / 255'", id="solution text"),
+    pytest.param("scale_images", {"source": HIDDEN},
+                 f"cell 5 (scale_images): reveals the answer: line 1: hidden test text '{HIDDEN[:47]}...'",
+                 id="hidden test text"),
+    pytest.param("scale_images_solution", {"source": "### BEGIN SOLUTION\npass"},
+                 "cell 4 (scale_images_solution): reveals the answer: line 1: marker text '### BEGIN SOLUTION'",
+                 id="marker"),
+    pytest.param("setup", {"outputs": [{"output_type": "stream", "name": "stdout", "text": "(2, 3)\n"}]},
+                 "cell 2 (setup): has stored outputs (students must start from a clean notebook)",
+                 id="stored output"),
+    pytest.param("setup", {"execution_count": 3}, "cell 2 (setup): has an execution count", id="execution count"),
+])
+def test_what_a_student_notebook_must_not_hold(course, capsys, grade_id, change, problem):
+    edit_student(course, grade_id, lambda c: c.update(change))
+    assert student_lines(course, capsys) == [f"{NB}: {problem}"]
 
 
-def test_marker_in_student_notebook(course, capsys):
-    edit_student(course, "double_solution", lambda c: c.update(source="### BEGIN SOLUTION\npass"))
-    assert student_lines(course, capsys) == [
-        f"{NB}: cell 4 (double_solution): reveals the answer: line 1: marker text '### BEGIN SOLUTION'"]
+# --- one broken thing, one problem line --------------------------------------------------------
+
+def meta(which, **values):
+    return lambda course: set_meta(course, which, **values)
 
 
-def test_stored_output_in_student_notebook(course, capsys):
-    edit_student(course, "setup", lambda c: c.update(outputs=[{"output_type": "stream", "name": "stdout",
-                                                                "text": "(2, 3)\n"}]))
-    assert student_lines(course, capsys) == [
-        f"{NB}: cell 2 (setup): has stored outputs (students must start from a clean notebook)"]
+def source(which, text):
+    return lambda course: set_source(course, which, text)
 
 
-def test_execution_count_in_student_notebook(course, capsys):
-    edit_student(course, "setup", lambda c: c.update(execution_count=3))
-    assert student_lines(course, capsys) == [f"{NB}: cell 2 (setup): has an execution count"]
+def ordinary_cell(text):
+    """Set the source of cell 6, an ordinary cell (no nbgrader metadata)."""
+    def change(course):
+        nb = kit.load(course / SRC)
+        nb["cells"][5]["source"] = text
+        kit.save(course / SRC, nb)
+    return change
 
 
-# --- source metadata ----------------------------------------------------------------------------
+def copy_of_the_source(name):
+    return lambda course: (course / "solutions" / name).write_text((course / SRC).read_text())
 
-def test_duplicate_grade_id(course, capsys):
-    set_meta(course, "row_sums_solution", grade_id="double_solution")
-    only_problem(course, capsys, f"{SRC}: cell 9 (double_solution): grade_id 'double_solution' is also "
-                                 "used by cell 4; grade ids must be unique")
 
+NOT_A_SOLUTION_CELL = ("solution markers in a cell that is not a solution cell (set nbgrader solution: true, or "
+                       "remove the markers)")
+CHECK_CALL = ('the graded cell must start with cl.check("<exercise id>", <function name>[, <partner>=<function '
+              'name> ...])')
+WHY_THE_CALL = "(cnnlab grade reads the exercise and the function names from it)"
+
+ONE_PROBLEM = [
+    # source metadata
+    pytest.param([meta("mean_image_solution", grade_id="scale_images_solution")],
+                 f"{SRC}: cell 9 (scale_images_solution): grade_id 'scale_images_solution' is also used by cell 4; "
+                 "grade ids must be unique", id="duplicate grade_id"),
+    pytest.param([meta("setup", schema_version=2)],
+                 f"{SRC}: cell 2 (setup): nbgrader schema_version must be 3; got 2", id="schema_version must be 3"),
+    pytest.param([meta("setup", locked="yes")],
+                 f"{SRC}: cell 2 (setup): nbgrader 'locked' must be true or false; got 'yes'", id="flags are booleans"),
+    pytest.param([meta("mean_image", locked=False)],
+                 f"{SRC}: cell 10 (mean_image): a graded test cell must be locked (locked: true)",
+                 id="graded cell locked"),
+    pytest.param([source("mean_image", "# check(row_sums) is only mentioned in a comment\nrow_sums")],
+                 f"{SRC}: cell 10 (mean_image): a graded test cell must test something: a cl.check(...) call or an "
+                 "assert", id="graded cell tests something"),
+    pytest.param([source("mean_image", "assert mean_image(np.ones((2, 1, 1, 1))).tolist() == [[[1.0]]]")],
+                 f"{SRC}: cell 10 (mean_image): {CHECK_CALL} {WHY_THE_CALL}", id="graded cell starts with the check"),
+    pytest.param([source("mean_image", 'cl.check("mean_image", lambda X: X.mean(axis=0))')],
+                 f"{SRC}: cell 10 (mean_image): {CHECK_CALL}, with bare names {WHY_THE_CALL}",
+                 id="check names bare functions"),
+    pytest.param([meta("mean_image", points=1), source("mean_image", 'cl.check("scale_images", mean_image)')],
+                 f"{SRC}: cell 10 (mean_image): grade_id 'mean_image' differs from the exercise id it checks "
+                 "('scale_images'); name the graded cell after its exercise", id="named after another exercise"),
+    pytest.param([meta("mean_image", points=3)],
+                 f"{SRC}: cell 10 (mean_image): points 3 differ from the 1 registered for exercise 'mean_image' in "
+                 "cnnlab.grading", id="points of the registry"),
+    # markers
+    pytest.param([source("mean_image_solution", "def row_sums(a):\n    return a.sum(axis=1)\n    ### END SOLUTION")],
+                 f"{SRC}: cell 9 (mean_image_solution): line 3: '### END SOLUTION' without a matching "
+                 "'### BEGIN SOLUTION' before it", id="unbalanced end marker"),
+    pytest.param([source("mean_image_solution",
+                         "### BEGIN SOLUTION\n### BEGIN SOLUTION\nx\n### END SOLUTION\n### END SOLUTION")],
+                 f"{SRC}: cell 9 (mean_image_solution): line 2: '### BEGIN SOLUTION' inside the solution region "
+                 "opened on line 1 (regions cannot be nested)", id="nested markers"),
+    pytest.param([source("scale_images", 'cl.check("scale_images", scale_images)\n### BEGIN HIDDEN TESTS\nassert 1')],
+                 f"{SRC}: cell 5 (scale_images): line 2: '### BEGIN HIDDEN TESTS' is never closed by "
+                 "'### END HIDDEN TESTS'", id="unclosed marker"),
+    pytest.param([source("mean_image_solution",
+                         "def row_sums(a):\n    ## BEGIN SOLUTION\n    return 1\n    ### END SOLUTION")],
+                 f"{SRC}: cell 9 (mean_image_solution): malformed marker '## BEGIN SOLUTION': a marker line holds "
+                 "exactly '### BEGIN SOLUTION', '### END SOLUTION', '### BEGIN HIDDEN TESTS' or "
+                 "'### END HIDDEN TESTS'", id="malformed marker"),
+    pytest.param([source("mean_image_solution", "def row_sums(a):\n    return a.sum(axis=1)")],
+                 f"{SRC}: cell 9 (mean_image_solution): a solution cell without '### BEGIN SOLUTION' / "
+                 "'### END SOLUTION' markers", id="solution cell without markers"),
+    pytest.param([source("setup", "import numpy as np\n### BEGIN SOLUTION\nsecret = 1\n### END SOLUTION")],
+                 f"{SRC}: cell 2 (setup): {NOT_A_SOLUTION_CELL}", id="solution markers in a locked cell"),
+    pytest.param([ordinary_cell("### BEGIN SOLUTION\nprint(1)\n### END SOLUTION")],
+                 f"{SRC}: cell 6: {NOT_A_SOLUTION_CELL}", id="solution markers in an ordinary cell"),
+    pytest.param([source("setup", "import numpy as np\n### BEGIN HIDDEN TESTS\nassert True\n### END HIDDEN TESTS")],
+                 f"{SRC}: cell 2 (setup): hidden tests outside a graded test cell",
+                 id="hidden tests outside a graded cell"),
+    # files
+    pytest.param([copy_of_the_source("warmup.ipynb")],
+                 "solutions/warmup.ipynb: not a lesson name: sources are named NN_topic.ipynb (two digits, lowercase "
+                 "words joined by _)", id="misnamed source"),
+]
+
+
+@pytest.mark.parametrize("changes, problem", ONE_PROBLEM)
+def test_one_broken_thing_one_problem_line(course, capsys, changes, problem):
+    for change in changes:
+        change(course)
+    only_problem(course, capsys, problem)
+
+
+# --- a broken thing named in the line, or several problems ----------------------------------
 
 @pytest.mark.parametrize("bad", ["Double", "2nd", "fx-double", ""])
 def test_malformed_grade_id(course, capsys, bad):
-    set_meta(course, "double_solution", grade_id=bad)
+    set_meta(course, "scale_images_solution", grade_id=bad)
     status, lines, _ = validate(course, capsys)
     assert status == 1
     where = f"cell 4 ({bad})" if bad else "cell 4"
@@ -147,118 +242,27 @@ def test_malformed_grade_id(course, capsys, bad):
 
 @pytest.mark.parametrize("points", [0, -1, "2", True, None])
 def test_graded_cell_needs_numeric_points(course, capsys, points):
-    set_meta(course, "fx_row_sums", points=points)
-    only_problem(course, capsys, f"{SRC}: cell 10 (fx_row_sums): a graded cell needs numeric points > 0; "
+    set_meta(course, "mean_image", points=points)
+    only_problem(course, capsys, f"{SRC}: cell 10 (mean_image): a graded cell needs numeric points > 0; "
                                  f"got {points!r}")
 
 
-def test_schema_version_must_be_3(course, capsys):
-    set_meta(course, "setup", schema_version=2)
-    only_problem(course, capsys, f"{SRC}: cell 2 (setup): nbgrader schema_version must be 3; got 2")
-
-
-def test_flags_must_be_booleans(course, capsys):
-    set_meta(course, "setup", locked="yes")
-    only_problem(course, capsys, f"{SRC}: cell 2 (setup): nbgrader 'locked' must be true or false; got 'yes'")
-
-
-def test_graded_cell_must_be_locked(course, capsys):
-    set_meta(course, "fx_row_sums", locked=False)
-    only_problem(course, capsys, f"{SRC}: cell 10 (fx_row_sums): a graded test cell must be locked (locked: true)")
-
-
-def test_graded_cell_must_test_something(course, capsys):
-    set_source(course, "fx_row_sums", "# check(row_sums) is only mentioned in a comment\nrow_sums")
-    only_problem(course, capsys, f"{SRC}: cell 10 (fx_row_sums): a graded test cell must test something: "
-                                 "a cl.check(...) call or an assert")
-
-
-def test_graded_cell_with_only_asserts_is_fine(course, capsys):
-    set_source(course, "fx_row_sums", "assert row_sums(np.ones((2, 2))).tolist() == [2.0, 2.0]")
-    assert validate(course, capsys)[1][0].startswith(f"{NB}: differs")  # stale, but the source is fine
-
-
-def test_graded_cell_named_after_another_registered_exercise(course, capsys):
-    set_meta(course, "fx_row_sums", points=1)
-    set_source(course, "fx_row_sums", 'cl.check("scale_images", row_sums)')
-    only_problem(course, capsys, f"{SRC}: cell 10 (fx_row_sums): grade_id 'fx_row_sums' differs from the "
-                                 "exercise id it checks ('scale_images'); name the graded cell after its exercise")
-
-
-def test_graded_cell_points_differ_from_the_registry(course, capsys):
-    set_source(course, "fx_row_sums", 'cl.check("scale_images", row_sums)')
-    set_meta(course, "fx_row_sums", grade_id="scale_images", points=3)
-    only_problem(course, capsys, f"{SRC}: cell 10 (scale_images): points 3 differ from the 1 registered for "
-                                 "exercise 'scale_images' in cnnlab.grading")
+def test_hidden_cases_missing_or_broken(course, capsys):
+    hidden = course / "solutions" / "hidden" / "01_warmup.py"
+    hidden.write_text("from cnnlab.grading import Case\nCASES = {'scale_images': [Case(x=3)], 'gd_1d': []}\n")
+    status, lines, _ = validate(course, capsys)
+    assert lines[:2] == ["solutions/hidden/01_warmup.py: has cases for 'gd_1d', which is not an exercise of this lesson",
+                         "solutions/hidden/01_warmup.py: no hidden cases for exercise 'mean_image': add some (the "
+                         "grader re-checks every exercise on them)"]
+    hidden.write_text("CASES = 3\n")
+    assert validate(course, capsys)[1][0].startswith("solutions/hidden/01_warmup.py: cannot be loaded: ValueError")
 
 
 def test_manually_graded_answer_is_refused(course, capsys):
-    set_meta(course, "fx_row_sums", solution=True)
+    set_meta(course, "mean_image", solution=True)
     status, lines, _ = validate(course, capsys)
     assert status == 1
-    assert "cell 10 (fx_row_sums): grade and solution both true" in lines[0]
-
-
-# --- markers ------------------------------------------------------------------------------------
-
-def test_unbalanced_end_marker(course, capsys):
-    set_source(course, "row_sums_solution", "def row_sums(a):\n    return a.sum(axis=1)\n    ### END SOLUTION")
-    only_problem(course, capsys, f"{SRC}: cell 9 (row_sums_solution): line 3: '### END SOLUTION' without a "
-                                 "matching '### BEGIN SOLUTION' before it")
-
-
-def test_nested_markers(course, capsys):
-    set_source(course, "row_sums_solution", "### BEGIN SOLUTION\n### BEGIN SOLUTION\nx\n### END SOLUTION\n"
-                                            "### END SOLUTION")
-    only_problem(course, capsys, f"{SRC}: cell 9 (row_sums_solution): line 2: '### BEGIN SOLUTION' inside "
-                                 "the solution region opened on line 1 (regions cannot be nested)")
-
-
-def test_unclosed_marker(course, capsys):
-    set_source(course, "fx_double", 'cl.check("fx_double", double)\n### BEGIN HIDDEN TESTS\nassert double(1) == 2')
-    only_problem(course, capsys, f"{SRC}: cell 5 (fx_double): line 2: '### BEGIN HIDDEN TESTS' is never "
-                                 "closed by '### END HIDDEN TESTS'")
-
-
-def test_malformed_marker(course, capsys):
-    set_source(course, "row_sums_solution", "def row_sums(a):\n    ## BEGIN SOLUTION\n    return 1\n"
-                                            "    ### END SOLUTION")
-    only_problem(course, capsys, f"{SRC}: cell 9 (row_sums_solution): malformed marker '## BEGIN SOLUTION': "
-                                 "a marker line holds exactly '### BEGIN SOLUTION', '### END SOLUTION', "
-                                 "'### BEGIN HIDDEN TESTS' or '### END HIDDEN TESTS'")
-
-
-def test_solution_cell_without_markers(course, capsys):
-    set_source(course, "row_sums_solution", "def row_sums(a):\n    return a.sum(axis=1)")
-    only_problem(course, capsys, f"{SRC}: cell 9 (row_sums_solution): a solution cell without "
-                                 "'### BEGIN SOLUTION' / '### END SOLUTION' markers")
-
-
-def test_solution_markers_in_a_locked_cell(course, capsys):
-    set_source(course, "setup", "import numpy as np\n### BEGIN SOLUTION\nsecret = 1\n### END SOLUTION")
-    only_problem(course, capsys, f"{SRC}: cell 2 (setup): solution markers in a cell that is not a solution "
-                                 "cell (set nbgrader solution: true, or remove the markers)")
-
-
-def test_solution_markers_in_an_ordinary_cell(course, capsys):
-    nb = kit.load(course / SRC)
-    nb["cells"][5]["source"] = "### BEGIN SOLUTION\nprint(1)\n### END SOLUTION"
-    kit.save(course / SRC, nb)
-    only_problem(course, capsys, f"{SRC}: cell 6: solution markers in a cell that is not a solution "
-                                 "cell (set nbgrader solution: true, or remove the markers)")
-
-
-def test_hidden_tests_outside_a_graded_cell(course, capsys):
-    set_source(course, "setup", "import numpy as np\n### BEGIN HIDDEN TESTS\nassert True\n### END HIDDEN TESTS")
-    only_problem(course, capsys, f"{SRC}: cell 2 (setup): hidden tests outside a graded test cell")
-
-
-# --- files --------------------------------------------------------------------------------------
-
-def test_misnamed_source(course, capsys):
-    (course / "solutions" / "warmup.ipynb").write_text((course / SRC).read_text())
-    only_problem(course, capsys, "solutions/warmup.ipynb: not a lesson name: sources are named "
-                                 "NN_topic.ipynb (two digits, lowercase words joined by _)")
+    assert "cell 10 (mean_image): grade and solution both true" in lines[0]
 
 
 def test_unreadable_source(course, capsys):
@@ -270,7 +274,7 @@ def test_unreadable_source(course, capsys):
 
 def test_several_problems_one_line_each(course, capsys):
     set_meta(course, "setup", schema_version=1)
-    set_meta(course, "fx_row_sums", points=0)
+    set_meta(course, "mean_image", points=0)
     status, lines, err = validate(course, capsys)
     assert status == 1 and len(lines) == 2
     assert "cnnlab validate: 2 problem(s)" in err

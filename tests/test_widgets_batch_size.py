@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from fixtures.figures import content
 
 import cnnlab as cl
 from cnnlab.gradcheck import numerical_gradient
@@ -174,18 +175,14 @@ def test_summary_and_figures():
 
 # --- the widget -------------------------------------------------------------------------------
 
-def test_explorer_redraws_when_a_slider_moves():
-    box = bs.explorer(batch_size=8, lr=0.1, epochs=2)
-    text, image = box.text.value, box.image.value
-    assert text.startswith("|B| = 8") and image[:4] == b"\x89PNG"
-    box.controls["batch_size"].value = 1
-    assert box.text.value.startswith("|B| = 1: 64 updates per epoch") and box.image.value != image
-    text = box.text.value
-    box.controls["epochs"].value = 3
-    assert "192 in all" in box.text.value and box.text.value != text
-    text = box.text.value
-    box.controls["lr"].value = 0.01
-    assert box.text.value != text
+def test_draw_follows_the_controls():
+    fig, text = bs.draw(8, 0.1, 2)
+    assert text.startswith("|B| = 8") and len(fig.axes) == 2
+    online, online_text = bs.draw(1, 0.1, 2)
+    assert online_text.startswith("|B| = 1: 64 updates per epoch") and content(online) != content(fig)
+    longer = bs.draw(1, 0.1, 3)[1]
+    assert "192 in all" in longer and longer != online_text
+    assert bs.draw(1, 0.01, 3)[1] != longer
 
 
 def test_explorer_rejects_an_unknown_batch_size():

@@ -1,79 +1,36 @@
-"""cnnlab.widgets.conv_explorer: the arithmetic, the text, the figures and the widget (lesson 04)."""
+"""cnnlab.widgets.conv_explorer: the text, the figures, what the explorer draws and its window
+slider (lesson 04); the arithmetic itself is tested in test_conv.py."""
 
+import ipywidgets as widgets
 import pytest
+from fixtures.figures import content
 from matplotlib.figure import Figure
 
-import cnnlab as cl
+from cnnlab import plot
+from cnnlab.conv import arithmetic
 from cnnlab.widgets import conv_explorer as ce
-
-# --- arithmetic -----------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("n, k, s, p, out, leftover, gap, unread", [
-    (7, 3, 2, 1, 4, 0, 0, 0),     # the lesson's starting point: covered
-    (8, 3, 2, 1, 4, 1, 0, 0),     # one padded row left over, only zeros lost
-    (7, 3, 3, 0, 2, 1, 0, 1),     # (7 - 3) mod 3 = 1: the last real row is never read
-    (9, 2, 3, 0, 3, 1, 1, 3),     # windows 0-1, 3-4, 6-7: rows 2, 5 skipped and 8 left over
-    (5, 5, 1, 0, 1, 0, 0, 0),     # a kernel as large as the input fits once
-    (227, 11, 4, 0, 55, 0, 0, 0),
-    (224, 11, 4, 0, 54, 1, 0, 1),
-])
-def test_arithmetic_by_hand(n, k, s, p, out, leftover, gap, unread):
-    a = ce.arithmetic(n, k, s, p)
-    assert (a.padded, a.fits, a.out, a.leftover, a.gap, a.unread_input) == (n + 2 * p, True, out, leftover, gap, unread)
-    assert a.covers == (leftover == 0)
-
-
-def test_arithmetic_agrees_with_conv_output_size():
-    for n in range(1, 12):
-        for k in range(1, 8):
-            for s in range(1, 5):
-                for p in range(0, 3):
-                    a = ce.arithmetic(n, k, s, p)
-                    assert a.fits == (k <= n + 2 * p)
-                    if a.fits:
-                        assert a.out == cl.conv.conv_output_size(n, k, s, p)
-                        assert a.leftover == (n + 2 * p - k) % s
-                        starts = ce.window_starts(n, k, s, p)
-                        assert len(starts) == a.out and starts[-1] + k + a.leftover == n + 2 * p
-
-
-def test_kernel_that_does_not_fit():
-    a = ce.arithmetic(3, 9, 1, 2)
-    assert not a.fits and not a.covers and a.out == 0 and a.unread_input == 3
-    assert ce.window_starts(3, 9, 1, 2) == []
-
-
-@pytest.mark.parametrize("args, error, name", [
-    ((0, 3, 1, 0), ValueError, "n"), ((5, 0, 1, 0), ValueError, "k"), ((5, 3, 0, 0), ValueError, "stride"),
-    ((5, 3, 1, -1), ValueError, "pad"), ((5.0, 3, 1, 0), TypeError, "n"), ((5, 3, True, 0), TypeError, "stride"),
-])
-def test_arithmetic_bad_arguments(args, error, name):
-    with pytest.raises(error, match=f"^{name} must be"):
-        ce.arithmetic(*args)
-
 
 # --- text -----------------------------------------------------------------------------------
 
 
 def test_describe_fills_in_the_formula():
-    lines = ce.describe(ce.arithmetic(7, 3, 2, 1))
+    lines = ce.describe(arithmetic(7, 3, 2, 1))
     text = "\n".join(lines)
     assert "floor((7 + 2*1 - 3) / 2) + 1 = floor(6 / 2) + 1 = 3 + 1 = 4" in text
     assert "The stride covers the input" in text and "does not cover" not in text
 
 
 def test_describe_says_when_the_stride_does_not_cover():
-    text = "\n".join(ce.describe(ce.arithmetic(7, 3, 3, 0)))
+    text = "\n".join(ce.describe(arithmetic(7, 3, 3, 0)))
     assert "does not cover the input" in text and "4 mod 3 = 1" in text
     assert "1 row and 1 column of real input" in text
-    padding_only = "\n".join(ce.describe(ce.arithmetic(8, 3, 2, 1)))
+    padding_only = "\n".join(ce.describe(arithmetic(8, 3, 2, 1)))
     assert "all of them padding zeros" in padding_only
 
 
 def test_describe_gaps_and_kernels_that_do_not_fit():
-    assert "1 position between neighbouring windows is skipped" in "\n".join(ce.describe(ce.arithmetic(9, 2, 3, 0)))
-    text = "\n".join(ce.describe(ce.arithmetic(3, 9, 1, 2)))
+    assert "1 position between neighbouring windows is skipped" in "\n".join(ce.describe(arithmetic(9, 2, 3, 0)))
+    text = "\n".join(ce.describe(arithmetic(3, 9, 1, 2)))
     assert "The kernel does not fit" in text and "larger than the padded input n + 2p = 7" in text
     assert "w_out" not in text
 
@@ -116,42 +73,46 @@ def test_draw_window_steps_bad_arguments():
 # --- the widget -----------------------------------------------------------------------------
 
 
-def test_explorer_follows_the_sliders():
-    explorer = ce.ConvExplorer(n=7, k=3, stride=2, pad=1)
-    text, image = explorer.text.value, explorer.image.value
-    assert bytes(image).startswith(b"\x89PNG") and "= 4</li>" in text and "covers the input" in text
-    assert explorer.window.max == 15
-
-    explorer.n.value = 8                     # what the browser test does: one step right
-    assert explorer.text.value != text and bytes(explorer.image.value) != bytes(image)
-    assert "does not cover the input" in explorer.text.value
-
-    text, image = explorer.text.value, explorer.image.value
-    explorer.window.value = 3                # another window: a new figure, the same text
-    assert bytes(explorer.image.value) != bytes(image) and explorer.text.value == text
+def test_draw_follows_the_sliders():
+    fig, text = ce.draw(7, 3, 2, 1, window=0)
+    assert "= 4</li>" in text and "covers the input" in text and "color:#1a7f37" in text
+    wider, wider_text = ce.draw(8, 3, 2, 1, window=0)   # what the browser test does: n one step right
+    assert wider_text != text and "does not cover the input" in wider_text and "color:#b35900" in wider_text
+    assert content(wider) != content(fig)
+    other, other_text = ce.draw(8, 3, 2, 1, window=3)   # another window: a new figure, the same text
+    assert other_text == wider_text and content(other) != content(wider)
 
 
-def test_explorer_kernel_too_large_and_back():
-    explorer = ce.ConvExplorer(n=3, k=3, stride=1, pad=0)
-    explorer.k.value = 7
-    assert "does not fit" in explorer.text.value and explorer.window.disabled
-    explorer.k.value = 2
-    assert not explorer.window.disabled and explorer.window.max == 3
-    assert explorer.arithmetic.out == 2
+def test_draw_when_the_kernel_does_not_fit():
+    fig, text = ce.draw(3, 7, 1, 0, window=0)
+    assert "does not fit" in text and "color:#b2182b" in text and "does not fit" in fig.axes[0].get_title()
+    assert "output 3x3" in ce.draw(7, 3, 3, 1, window=8)[0].axes[1].get_title()
 
 
-def test_explorer_window_range_shrinks_with_the_output():
+def test_the_window_slider_follows_the_output():
+    window = widgets.IntSlider(value=0, min=0, max=0)
+    ce.fit_window_slider(window, arithmetic(7, 3, 2, 1))
+    assert window.max == 15 and not window.disabled
+    ce.fit_window_slider(window, arithmetic(3, 7, 1, 0))   # the kernel does not fit: nothing to pick
+    assert window.disabled
+    ce.fit_window_slider(window, arithmetic(3, 2, 1, 0))
+    assert not window.disabled and window.max == 3
+    window.max, window.value = 48, 48
+    ce.fit_window_slider(window, arithmetic(7, 3, 3, 1))   # output 3x3: the highlighted window is clamped
+    assert window.max == 8 and window.value <= 8
+
+
+def test_explorer_moves_the_window_range_with_the_other_sliders(monkeypatch):
+    monkeypatch.setattr(plot, "figure_png", lambda fig, dpi=None: b"\x89PNG")
     explorer = ce.ConvExplorer(n=7, k=3, stride=1, pad=1)
-    explorer.window.value = 48
-    explorer.stride.value = 3                # output 3x3: the highlighted window is clamped
-    assert explorer.window.max == 8 and explorer.window.value <= 8
-    assert "output 3x3" in explorer.figure.axes[1].get_title()
-
-
-def test_explorer_displays_as_its_box():
-    explorer = ce.ConvExplorer()
-    bundle = explorer._repr_mimebundle_()
-    assert "application/vnd.jupyter.widget-view+json" in bundle
+    window = explorer.controls["window"]
+    assert window.max == 48
+    window.value = 48
+    explorer.controls["stride"].value = 3
+    assert window.max == 8 and window.value <= 8 and "output 3x3" in explorer.figure.axes[1].get_title()
+    explorer.controls["k"].value = 7
+    explorer.controls["n"].value = 1
+    assert window.disabled and "does not fit" in explorer.text.value
 
 
 def test_explorer_bad_arguments():

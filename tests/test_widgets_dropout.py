@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from fixtures.figures import content
 
 from cnnlab.widgets import dropout as dw
 
@@ -84,13 +85,12 @@ def test_histogram_figure():
     assert len(ax.get_legend().get_texts()) == 2
 
 
-def test_explorer_redraws_when_a_control_moves():
-    box = dw.explorer(keep=0.5, h=dw.hidden_activations(n=40, units=32))
-    image, text = box.image.value, box.text.value
-    assert image[:4] == b"\x89PNG" and text.startswith("keep 0.50, inverted")
-    box.controls["keep"].value = 0.8
-    assert box.text.value != text and box.text.value.startswith("keep 0.80")
-    assert box.image.value != image
-    text = box.text.value
-    box.controls["inverted"].value = False
-    assert box.text.value != text and "seeds' form" in box.text.value
+def test_draw_follows_the_controls():
+    h = dw.hidden_activations(n=40, units=32)
+    fig, text = dw.draw(0.5, True, h)
+    assert text.startswith("keep 0.50, inverted")
+    kept_more, kept_more_text = dw.draw(0.8, True, h)
+    assert kept_more_text != text and kept_more_text.startswith("keep 0.80")
+    assert content(kept_more) != content(fig)
+    seeds = dw.draw(0.8, False, h)[1]
+    assert seeds != kept_more_text and "seeds' form" in seeds

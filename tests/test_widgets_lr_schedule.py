@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from fixtures.figures import content
 
 import cnnlab as cl
 from cnnlab.widgets import learning_rate, lr_schedule as lrs
@@ -92,15 +93,16 @@ def test_summarize_and_figure():
     assert len(fig.axes) == 2 and fig.axes[0].get_yscale() == "log"
 
 
-def test_explorer_redraws_when_a_slider_moves():
-    box = lrs.explorer(step_size=2, gamma=0.1, epochs=4)
-    image, text = box.image.value, box.text.value
-    assert image[:4] == b"\x89PNG" and "step size 2, gamma 0.1" in text
-    box.controls["step_size"].value = 3
-    assert box.text.value != text and "step size 3" in box.text.value
-    assert box.image.value != image
-    text = box.text.value
-    box.controls["gamma"].value = 0.5
-    assert box.text.value != text and "gamma 0.5" in box.text.value
+def test_draw_follows_the_controls():
+    fig, text = lrs.draw(2, 0.1, epochs=4)
+    assert "step size 2, gamma 0.1" in text and len(fig.axes) == 2
+    later, later_text = lrs.draw(3, 0.1, epochs=4)
+    assert later_text != text and "step size 3" in later_text
+    assert content(later) != content(fig)
+    gentler = lrs.draw(3, 0.5, epochs=4)[1]
+    assert gentler != later_text and "gamma 0.5" in gentler
+
+
+def test_explorer_rejects_too_few_epochs():
     with pytest.raises(ValueError, match="epochs"):
         lrs.explorer(epochs=1)

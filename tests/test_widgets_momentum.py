@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from fixtures.figures import content
 
 from cnnlab.gradcheck import numerical_gradient
 from cnnlab.widgets import momentum as mom
@@ -108,18 +109,14 @@ def test_figures_have_their_panels():
     assert len(left.lines) == 3 and right.get_yscale() == "log"
 
 
-def test_explorer_redraws_when_a_slider_moves():
-    box = mom.explorer(lr=0.07, mu=0.6, steps=20)
-    text, image = box.text.value, box.image.value
-    assert text.startswith("lr 0.07, mu 0.60") and image[:4] == b"\x89PNG"
-    box.controls["mu"].value = 0.2
-    assert box.text.value.startswith("lr 0.07, mu 0.20") and box.image.value != image
-    text, image = box.text.value, box.image.value
-    box.controls["lr"].value = 0.1
-    assert box.text.value != text and "Plain descent: diverging" in box.text.value
-    image = box.image.value
-    box.controls["nesterov"].value = True
-    assert box.image.value != image
-    text = box.text.value
-    box.controls["steps"].value = 40
-    assert "after 40 steps" in box.text.value and box.text.value != text
+def test_draw_follows_the_controls():
+    fig, text = mom.draw(0.07, 0.6, 20)
+    assert text.startswith("lr 0.07, mu 0.60") and len(fig.axes) == 2
+    less, less_text = mom.draw(0.07, 0.2, 20)
+    assert less_text.startswith("lr 0.07, mu 0.20") and content(less) != content(fig)
+    faster, faster_text = mom.draw(0.1, 0.2, 20)
+    assert faster_text != less_text and "Plain descent: diverging" in faster_text
+    nesterov = mom.draw(0.1, 0.2, 20, nesterov=True)[0]
+    assert content(nesterov) != content(faster)
+    longer = mom.draw(0.1, 0.2, 40, nesterov=True)[1]
+    assert "after 40 steps" in longer and longer != faster_text

@@ -1,9 +1,12 @@
-"""cnnlab.widgets.pool_explorer: gradient routing, the text, the figure and the widget (lesson 06)."""
+"""cnnlab.widgets.pool_explorer: gradient routing, the text, the figure, what the explorer draws
+and its window slider (lesson 06)."""
 
 import numpy as np
 import pytest
+from fixtures.figures import content
 from matplotlib.figure import Figure
 
+from cnnlab import plot
 from cnnlab.widgets import pool_explorer as pe
 
 
@@ -78,20 +81,23 @@ def test_bad_arguments(call, error, message):
         call()
 
 
-def test_explorer_follows_its_controls():
+def test_draw_follows_the_controls():
+    x = pe.example_input(8, seed=0)
+    fig, text = pe.draw(x, 2, 2, "max", window=0)
+    assert "tile the input" in text and fig.axes[1].get_title() == "max-pool output 4x4"
+    overlapping, overlapping_text = pe.draw(x, 3, 2, "max", window=0)   # overlapping windows now
+    assert overlapping_text != text and "overlap by 1" in overlapping_text
+    assert content(overlapping) != content(fig)
+    average = pe.draw(x, 3, 2, "avg", window=0)
+    assert average[1] != overlapping_text and "average-pooling" in average[1]
+    other, other_text = pe.draw(x, 3, 2, "avg", window=4)             # another window, the same text
+    assert other_text == average[1] and content(other) != content(average[0])
+
+
+def test_explorer_moves_the_window_range_with_size_and_stride(monkeypatch):
+    monkeypatch.setattr(plot, "figure_png", lambda fig, dpi=None: b"\x89PNG")
     explorer = pe.PoolExplorer(size=2, stride=2)
-    text, image = explorer.text.value, explorer.image.value
-    assert bytes(image).startswith(b"\x89PNG") and "tile the input" in text and explorer.window.max == 15
-
-    explorer.size.value = 3                      # overlapping windows now
-    assert explorer.text.value != text and bytes(explorer.image.value) != bytes(image)
-    assert "overlap by 1" in explorer.text.value and explorer.window.max == 8
-
-    text = explorer.text.value
-    explorer.mode.value = "avg"
-    assert explorer.text.value != text and "average-pooling" in explorer.text.value
-
-    text, image = explorer.text.value, explorer.image.value
-    explorer.window.value = 4
-    assert bytes(explorer.image.value) != bytes(image) and explorer.text.value == text
-    assert "application/vnd.jupyter.widget-view+json" in explorer._repr_mimebundle_()
+    window = explorer.controls["window"]
+    assert window.max == 15 and not window.disabled
+    explorer.controls["size"].value = 3
+    assert window.max == 8 and "overlap by 1" in explorer.text.value

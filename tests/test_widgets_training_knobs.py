@@ -1,11 +1,11 @@
-"""Lesson 12's helpers: the recipe, the learning-rate sweep, activation statistics, the most
+"""Lesson 12's helpers: the network, the data, the learning-rate sweep, activation statistics, the most
 confused examples, the knobs widget and its glue."""
 
-import dataclasses
 import math
 
 import numpy as np
 import pytest
+from fixtures.figures import content
 
 import cnnlab as cl
 from cnnlab.train import History
@@ -19,26 +19,6 @@ def digits():
     (Xtr, ytr), (Xva, yva) = cl.data.split(X, y, (0.75, 0.25), rng=0)
     Xtr, Xva = cl.data.normalize(Xtr, Xva)
     return (Xtr, ytr), (Xva, yva)
-
-
-# --- fast mode and the recipe -------------------------------------------------------------------
-
-@pytest.mark.parametrize("value, fast", [("1", True), ("yes", True), ("", False), ("0", False), (None, False)])
-def test_fast_mode_reads_the_environment(monkeypatch, value, fast):
-    if value is None:
-        monkeypatch.delenv("CNNLAB_FAST", raising=False)
-    else:
-        monkeypatch.setenv("CNNLAB_FAST", value)
-    assert knobs.fast_mode() is fast
-    assert knobs.recipe().epochs == (1 if fast else knobs.RECIPE.epochs)
-
-
-def test_recipe_replace_keeps_the_other_fields():
-    changed = knobs.RECIPE.replace(epochs=1, lr=0.1)
-    assert (changed.epochs, changed.lr, changed.momentum) == (1, 0.1, knobs.RECIPE.momentum)
-    assert knobs.RECIPE.epochs == 5  # frozen: the original is untouched
-    with pytest.raises(dataclasses.FrozenInstanceError):
-        knobs.RECIPE.lr = 1.0
 
 
 # --- the network ----------------------------------------------------------------------------------
@@ -78,27 +58,6 @@ def test_cnn_bad_arguments_name_themselves():
         knobs.cnn(keep=0.0)
     with pytest.raises(ValueError, match="image_size 3 is too small"):
         knobs.cnn((4, 4), image_size=3)
-
-
-# --- training with the recipe ---------------------------------------------------------------------
-
-def test_fit_recipe_learns_and_decays_the_rate(digits):
-    train, val = digits
-    model = knobs.cnn((8,), image_size=8, rng=0)
-    small = knobs.RECIPE.replace(epochs=3, step_size=1, gamma=0.5, crop_pad=1, patience=0)
-    history = knobs.fit_recipe(model, train, val, small, rng=0)
-    assert history.lr == [0.05, 0.025, 0.0125]
-    assert history.train_loss[-1] < history.train_loss[0]
-    assert history.val_acc[-1] > 0.8
-
-
-def test_fit_recipe_stops_early_only_with_validation_data(digits):
-    train, val = digits
-    history = knobs.fit_recipe(knobs.cnn((4,), image_size=8, rng=0), train, None,
-                               knobs.RECIPE.replace(epochs=1), rng=0)
-    assert history.val_loss == [] and history.best_epoch is None
-    with pytest.raises(TypeError, match="recipe"):
-        knobs.fit_recipe(knobs.cnn((4,), image_size=8), train, val, {"lr": 0.1})
 
 
 def test_capstone_data_in_fast_mode():
@@ -228,28 +187,38 @@ def test_train_small_runs_and_is_repeatable():
     assert error is None and first.epochs == 1 and first.train_loss == again.train_loss
 
 
-# --- the widget glue --------------------------------------------------------------------------------
+# --- the widget -------------------------------------------------------------------------------------
 
-def test_explorer_moves_and_trains():
+KNOBS = {"lr": 0.05, "momentum": 0.9, "weight_decay": 5e-4, "keep": 0.75, "epochs": 1, "augment": True}
+
+
+def test_draw_trains_and_says_what_the_curves_show():
+    fig, text = knobs.draw(**KNOBS, n_train=200, n_val=50)
+    assert text.startswith("<b>lr 0.05, momentum 0.90, weight decay 0.0005, keep 0.75, 1 epoch(s), crops on</b>: ")
+    assert "validation accuracy" in text and "press" not in text
+    other, other_text = knobs.draw(**{**KNOBS, "keep": 0.5}, n_train=200, n_val=50)
+    assert other_text != text and content(other) != content(fig)
+
+
+def test_explorer_says_when_its_curves_are_stale(monkeypatch):
+    monkeypatch.setattr(cl.plot, "figure_png", lambda fig, dpi=None: b"\x89PNG")
     box = knobs.explorer(n_train=200, n_val=50, epochs=1, train_now=False)
-    assert set(box.controls) == {"lr", "momentum", "weight_decay", "keep", "epochs", "augment"}
-    assert box.image.value == b""
+    assert box.image.value == b"" and "press <b>Train</b>" in box.text.value
     before = box.text.value
     box.controls["lr"].value = 0.1              # a knob moved: the status line follows at once
     assert box.text.value != before and "lr 0.1" in box.text.value and "press" in box.text.value
     box.button.click()                          # Train: curves and a verdict appear
-    assert box.image.value[:4] == b"\x89PNG"
+    assert box.image.value[:4] == b"\x89PNG" and box.figure is not None
     assert "validation accuracy" in box.text.value and "press" not in box.text.value
-    drawn = box.image.value
+    drawn = box.figure
     box.controls["keep"].value = 0.5
     assert "press" in box.text.value            # stale until trained again
+    box.controls["keep"].value = 0.75
+    assert box.text.value.startswith("<b>knobs:</b>") and "press" not in box.text.value  # as trained
+    box.controls["keep"].value = 0.5
     box.button.click()
-    assert box.image.value != drawn and not box.button.disabled
-
-
-def test_explorer_trains_at_once_when_asked():
-    box = knobs.explorer(n_train=200, n_val=50, epochs=1)
-    assert box.image.value[:4] == b"\x89PNG" and "validation accuracy" in box.text.value
+    assert content(box.figure) != content(drawn) and not box.button.disabled
+    assert knobs.explorer(n_train=200, n_val=50, epochs=1).figure is not None   # train_now: trained at once
 
 
 # --- cross-validation folds -------------------------------------------------------------------------

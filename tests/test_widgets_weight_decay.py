@@ -1,40 +1,12 @@
-"""Lesson 09's helpers: the L2 penalty, weight norms, the overfitting runs, the decay explorer."""
+"""Lesson 09's helpers: weight norms, the overfitting runs, the decay explorer (the L2 penalty
+itself is tested with cnnlab.functional)."""
 
 import numpy as np
 import pytest
+from fixtures.figures import content
 
 import cnnlab as cl
-from cnnlab.gradcheck import numerical_gradient
 from cnnlab.widgets import weight_decay as wd
-
-
-def test_penalty_by_hand():
-    value, grads = wd.penalty([np.array([1.0, 2.0]), np.array([[3.0]])], 0.1)
-    assert value == pytest.approx(0.7)  # 0.1 / 2 * (1 + 4 + 9)
-    np.testing.assert_allclose(grads[0], [0.1, 0.2])
-    np.testing.assert_allclose(grads[1], [[0.3]])
-    assert wd.penalty([np.ones(3)], 0.0) == (0.0, [pytest.approx(np.zeros(3))])
-
-
-def test_penalty_gradient_matches_numerical_gradient():
-    rng = np.random.default_rng(0)
-    weights = [rng.standard_normal((3, 4)), rng.standard_normal(5)]
-    _, grads = wd.penalty(weights, 0.7)
-    for k in range(2):
-        def value(w, k=k):
-            return wd.penalty([w if i == k else weights[i] for i in range(2)], 0.7)[0]
-        np.testing.assert_allclose(grads[k], numerical_gradient(value, weights[k]), rtol=1e-7)
-
-
-def test_penalty_keeps_dtype_and_rejects_bad_input():
-    value, grads = wd.penalty([np.ones((2, 2), dtype=np.float32)], 0.5)
-    assert isinstance(value, float) and value == 1.0 and grads[0].dtype == np.float32
-    with pytest.raises(TypeError, match="weights must be a list"):
-        wd.penalty(np.ones(3), 0.1)
-    with pytest.raises(TypeError, match=r"weights\[1\]"):
-        wd.penalty([np.ones(2), np.ones(2, dtype=np.int64)], 0.1)
-    with pytest.raises(ValueError, match="lam"):
-        wd.penalty([np.ones(2)], -1.0)
 
 
 def test_weight_decay_in_sgd_equals_the_penalised_gradient():
@@ -114,11 +86,14 @@ def test_figure_has_three_panels():
     assert len(wd.figure(_fake_run(0.0, 0.01, [1.0, 0.5, 0.6])).axes) == 3
 
 
-def test_explorer_retrains_and_redraws_when_the_slider_moves():
-    box = wd.explorer(decay=0.0, epochs=2)
-    text, image = box.text.value, box.image.value
-    assert text.startswith("decay 0: after 2 epochs") and image[:4] == b"\x89PNG"
-    box.controls["decay"].value = 0.3
-    assert box.text.value.startswith("decay 0.3: after 2 epochs") and box.image.value != image
+def test_draw_trains_and_shows_the_run_beside_the_one_without_decay():
+    fig, text = wd.draw(0.0, epochs=2)
+    assert text.startswith("decay 0: after 2 epochs")
+    decayed, decayed_text = wd.draw(0.3, epochs=2)
+    assert decayed_text.startswith("decay 0.3: after 2 epochs") and content(decayed) != content(fig)
+    assert [t.get_text() for t in decayed.axes[0].get_legend().get_texts()] == ["decay 0", "decay 0.3"]
+
+
+def test_explorer_offers_only_its_decays():
     with pytest.raises(ValueError, match="decay"):
         wd.explorer(decay=0.05)

@@ -2,9 +2,9 @@
 
 The implementations live in ``tests/implementations/lessonNN.py`` (lists ``RIGHT`` and
 ``WRONG``, see that package's docstring); this file finds them by itself, so a lesson author
-only adds a module there. It also runs every exercise's own mistake models through the check:
-each must be rejected with its own hint, which proves that the public cases tell it apart
-from the reference.
+only adds a module there. It also runs every exercise's own mistake models through the check
+(the known mistakes as data: ``WRONG`` does not spell them again): each must be rejected with
+its own hint, which proves that the public cases tell it apart from the reference.
 """
 
 from __future__ import annotations

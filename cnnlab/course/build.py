@@ -13,23 +13,30 @@ For each cell of ``solutions/NN_topic.ipynb``:
   ``cell_type``;
 * the cell id is the ``grade_id`` for nbgrader cells, else the source cell's id.
 
-The notebook gets the ``python3`` kernelspec and ``metadata.cnnlab = {"lesson", "version"}``
-(how ``cnnlab grade`` knows the lesson of a submission). The result depends on nothing but
-the source, so building twice gives the same bytes (:func:`cnnlab.course.notebook.dumps`).
+The notebook gets the ``python3`` kernelspec and ``metadata.cnnlab = {"lesson", "version",
+"build_sha256"}``: the lesson is how ``cnnlab grade`` knows the lesson of a submission, the hash
+how a later build knows the file was not changed since (:mod:`cnnlab.course.release`). The
+result depends on nothing but the source, so building twice gives the same bytes
+(:func:`cnnlab.course.notebook.dumps`).
+
+A file in ``notebooks/`` that a person changed is never overwritten: :func:`write_lessons`
+refuses, naming it, unless ``force``, which first moves it to ``notebooks/.backup/``.
 """
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import NamedTuple
 
 import nbformat
 
 from .. import __version__
 from . import notebook as nbk
+from . import release
 from .lessons import CourseError, Lesson, Problem, relative
 
-_KEPT_METADATA = ("tags", "jupyter", "slideshow")
+KEPT_METADATA = ("tags", "jupyter", "slideshow")  # cell metadata kept besides nbgrader's
 _CELL_ID = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 
 
@@ -39,6 +46,22 @@ class BuildError(CourseError):
     def __init__(self, problems: list[Problem]):
         self.problems = problems
         super().__init__("\n".join(str(p) for p in problems))
+
+
+#: What to do about a notebook a person changed: never advice that would lose their work.
+KEEP_THE_WORK = ("if the changes are work to keep, copy them elsewhere first (students work in their "
+                 "own copies, made by `cnnlab lab`); then `cnnlab build --force` moves the file to "
+                 "notebooks/.backup/ and writes the release")
+
+
+class ChangedByHand(CourseError):
+    """Notebooks that build would overwrite although a person changed them (``paths``)."""
+
+    def __init__(self, paths: list[str]):
+        self.paths = paths
+        super().__init__(f"{', '.join(paths)}: changed by hand since `cnnlab build` wrote "
+                         f"{'it' if len(paths) == 1 else 'them'}; build overwrites nothing a person "
+                         f"changed, so it wrote nothing. {KEEP_THE_WORK[0].upper()}{KEEP_THE_WORK[1:]}.")
 
 
 def student_source(cell) -> str:
@@ -57,7 +80,7 @@ def student_source(cell) -> str:
 
 
 def _student_metadata(cell, source: str) -> dict:
-    meta = {k: v for k, v in cell.get("metadata", {}).items() if k in _KEPT_METADATA}
+    meta = {k: v for k, v in cell.get("metadata", {}).items() if k in KEPT_METADATA}
     grading = nbk.nbgrader(cell)
     if not grading:
         return meta
@@ -73,7 +96,7 @@ def _student_metadata(cell, source: str) -> dict:
     return meta
 
 
-def _cell_ids(cells) -> list[str]:
+def cell_ids(cells) -> list[str]:
     """Stable, unique ids: the grade_id, else the source's id, else ``cell-N``."""
     ids, used = [], set()
     for index, cell in enumerate(cells):
@@ -109,7 +132,7 @@ def student_notebook(source: nbformat.NotebookNode, lesson: str,
             graded cells without numeric points; ``path`` names the source in messages.
     """
     cells, problems = [], []
-    for index, (cell, cell_id) in enumerate(zip(source.cells, _cell_ids(source.cells))):
+    for index, (cell, cell_id) in enumerate(zip(source.cells, cell_ids(source.cells))):
         try:
             cells.append(student_cell(cell, cell_id))
         except ValueError as err:  # broken markers (MarkerError) or metadata without which
@@ -120,6 +143,7 @@ def student_notebook(source: nbformat.NotebookNode, lesson: str,
     nb.nbformat, nb.nbformat_minor = 4, 5
     nb.metadata = {"kernelspec": dict(nbk.KERNELSPEC), "language_info": {"name": "python"},
                    "cnnlab": {"lesson": lesson, "version": __version__}}
+    release.stamp(nb)
     return nb
 
 
@@ -128,28 +152,50 @@ def build_lesson(lesson: Lesson) -> nbformat.NotebookNode:
     return student_notebook(nbk.read(lesson.source), lesson.name, relative(lesson.source, lesson.root))
 
 
-def write_lessons(lessons: list[Lesson], folder: Path | None = None) -> list[tuple[Lesson, bool]]:
+class Written(NamedTuple):
+    """What :func:`write_lessons` did with one lesson."""
+
+    lesson: Lesson
+    changed: bool  # False: the file already held these bytes and was left alone
+    backup: Path | None = None  # where a file a person had changed was moved first
+
+
+def write_lessons(lessons: list[Lesson], folder: Path | None = None, force: bool = False) -> list[Written]:
     """Build each lesson into ``folder`` (default: the course's ``notebooks/``).
 
-    Returns ``(lesson, changed)`` pairs; an unchanged file is not rewritten. Every lesson is
-    built before anything is written, so a broken source leaves ``notebooks/`` untouched.
+    Every lesson is built and every target checked before anything is written, so a broken
+    source or a refusal leaves ``notebooks/`` untouched.
+
+    Raises:
+        BuildError: a source cannot be built.
+        ChangedByHand: a target was changed by a person since a build wrote it (its build
+            hash no longer matches) and ``force`` is false. With ``force`` such a file is
+            moved to ``.backup/`` beside it (:func:`cnnlab.course.release.back_up`) first.
     """
-    built = []
-    problems = []
+    built, problems = [], []
     for lesson in lessons:
+        target = (folder / lesson.student.name) if folder is not None else lesson.student
         try:
-            built.append((lesson, nbk.dumps(build_lesson(lesson))))
+            built.append((lesson, target, nbk.dumps(build_lesson(lesson))))
         except BuildError as err:
             problems.extend(err.problems)
     if problems:
         raise BuildError(problems)
+    current = {target: target.read_text(encoding="utf-8", errors="replace")
+               for _, target, _ in built if target.is_file()}
+    by_hand = [target for _, target, text in built
+               if target in current and current[target] != text
+               and not release.unchanged_since_build(current[target], text)]
+    if by_hand and not force:
+        raise ChangedByHand([relative(t, lessons[0].root) for t in by_hand])
     results = []
-    for lesson, text in built:
-        target = (folder / lesson.student.name) if folder is not None else lesson.student
-        changed = not target.is_file() or target.read_text(encoding="utf-8") != text
-        if changed:
-            nbk.atomic_write(target, text)
-        results.append((lesson, changed))
+    for lesson, target, text in built:
+        if current.get(target) == text:
+            results.append(Written(lesson, False))
+            continue
+        backup = release.back_up(target) if target in by_hand else None
+        nbk.atomic_write(target, text)
+        results.append(Written(lesson, True, backup))
     return results
 
 

@@ -4,10 +4,11 @@
 
     DIR/
       notebooks/NN_topic.ipynb   the student notebooks (built afresh, same bytes as notebooks/)
-      data/                      the datasets, beside the package where cnnlab.data looks
-      cnnlab/                    the package, installable with the pyproject.toml below
-      pyproject.toml             the course's, without test extras and pytest settings
-      README.md, LICENSE         how to install and start
+      data/                      the datasets
+      cnnlab/                    the package
+      pyproject.toml             cnnlab/course/student_pyproject.toml: `pip install .` installs
+                                 cnnlab with the datasets inside (no test extras or settings)
+      README.md, LICENSE         how to install and start (`cnnlab lab`)
       .cnnlab-bundle             marks DIR as a bundle (a later build may replace it)
 
 No ``solutions/``, no tests, no hidden tests. After writing, the bundle is scanned: a marker, a
@@ -20,7 +21,6 @@ contain code equal to a solution -- students have cnnlab -- or a hidden ``try:``
 from __future__ import annotations
 
 import json
-import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -28,79 +28,39 @@ from pathlib import Path
 from .. import __version__
 from . import build, leaks, validate
 from . import notebook as nbk
+from .lab import WORKDIR
 from .lessons import CourseError, Lesson, Problem, all_lessons, relative
 
 MARK = ".cnnlab-bundle"
+PYPROJECT = "student_pyproject.toml"  # in this folder; copied as the bundle's pyproject.toml
 _IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", ".ipynb_checkpoints", "*.egg-info")
-_DROPPED_EXTRAS = ("test", "dev")
 
 README = """\
 # cnnlab: train convolutional networks from first principles
 
-Your course notebooks are in `notebooks/`. Each lesson explains an idea, works an example and
-ends with graded exercises: write the function where the notebook says `# YOUR CODE HERE`, run
-the cell below it, and `cl.check` tells you, case by case, what is right and what is not.
+Each lesson explains an idea, works an example and ends with graded exercises: write the
+function where the notebook says `# YOUR CODE HERE`, run the cell below it, and `cl.check`
+tells you, case by case, what is right and what is not.
 
 ## Start
 
 ```
 python3 -m venv .venv
-.venv/bin/python -m pip install -e .
-.venv/bin/jupyter lab notebooks/00_start_here.ipynb
+.venv/bin/python -m pip install .
+.venv/bin/cnnlab lab
 ```
 
-(On Windows: `.venv\\Scripts\\python -m pip install -e .` and `.venv\\Scripts\\jupyter lab`.)
-With an NVIDIA GPU, `pip install -e '.[gpu]'` adds CuPy; lesson 00 shows how to use it.
+(On Windows: `.venv\\Scripts\\python -m pip install .` and `.venv\\Scripts\\cnnlab lab`.)
+With an NVIDIA GPU, `pip install '.[gpu]'` adds CuPy; lesson 00 shows how to use it.
 
-Keep `data/` beside `cnnlab/`: the lessons load their datasets from there.
-Hand in the notebook files themselves (`notebooks/NN_topic.ipynb`), saved after your last run.
+`cnnlab lab` copies the lessons from `notebooks/` into `work/`, your own folder, and opens
+JupyterLab there, with the datasets in `work/data`. Your work is the notebooks in `work/`:
+cnnlab never overwrites them. If you get a newer version of this folder, unpack it over this
+one, run the `pip install` line again, then `cnnlab lab`: a lesson that changed arrives beside
+your copy as `NN_topic (updated YYYY-MM-DD).ipynb`.
+
+Hand in your notebooks from `work/`, saved after your last run.
 """
-
-
-def _toml_key(key: str) -> str:
-    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else json.dumps(key)
-
-
-def _toml_value(value) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)  # a JSON string is a TOML basic string
-    if isinstance(value, list):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    if isinstance(value, dict):  # only inside arrays: sub-tables are written by _toml
-        return "{ " + ", ".join(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value.items()) + " }"
-    raise CourseError(f"cannot write {value!r} into the bundle's pyproject.toml")
-
-
-def _toml(table: dict, prefix: str = "") -> list[str]:
-    """TOML text of a table: its plain keys, then each sub-table under its dotted name."""
-    lines = [f"{_toml_key(key)} = {_toml_value(v)}" for key, v in table.items() if not isinstance(v, dict)]
-    for key, value in table.items():
-        if isinstance(value, dict):
-            name = f"{prefix}.{_toml_key(key)}" if prefix else _toml_key(key)
-            # A table holding only tables needs no header of its own.
-            header = ["", f"[{name}]"] if not value or any(not isinstance(v, dict) for v in value.values()) else []
-            lines += [*header, *_toml(value, name)]
-    return lines
-
-
-def student_pyproject(text: str) -> str:
-    """The course's pyproject.toml without test extras and test settings."""
-    try:
-        import tomllib
-    except ModuleNotFoundError:  # Python 3.10
-        import tomli as tomllib
-    data = tomllib.loads(text)
-    data.get("tool", {}).pop("pytest", None)
-    extras = data.get("project", {}).get("optional-dependencies", {})
-    for name in _DROPPED_EXTRAS:
-        extras.pop(name, None)
-    data.get("project", {})["readme"] = "README.md"
-    body = "\n".join(_toml(data)).lstrip("\n")
-    return "# The student bundle's package: `pip install -e .` (written by `cnnlab build --student`).\n\n" + body + "\n"
 
 
 def _package_dir(root: Path) -> Path:
@@ -116,10 +76,7 @@ def _fill(folder: Path, root: Path, lessons: list[Lesson]) -> None:
         shutil.copytree(root / "data", folder / "data", ignore=_IGNORE)
     package = _package_dir(root)
     shutil.copytree(package, folder / "cnnlab", ignore=_IGNORE)
-    pyproject = package.parent / "pyproject.toml"
-    if not pyproject.is_file():
-        raise CourseError(f"no pyproject.toml beside {package} to make the bundle installable")
-    nbk.atomic_write(folder / "pyproject.toml", student_pyproject(pyproject.read_text(encoding="utf-8")))
+    shutil.copy2(package / "course" / PYPROJECT, folder / "pyproject.toml")
     nbk.atomic_write(folder / "README.md", README)
     if (package.parent / "LICENSE").is_file():
         shutil.copy2(package.parent / "LICENSE", folder / "LICENSE")
@@ -164,13 +121,17 @@ def write_bundle(root, dest, lessons: list[Lesson]) -> list[Problem]:
     """Write the bundle of ``lessons`` to ``dest`` and return what :func:`check_bundle` finds.
 
     ``dest`` must be new, empty, or an earlier bundle (it holds ``.cnnlab-bundle``), which is
-    replaced: students' work is never overwritten. The bundle is assembled next to ``dest``
-    and moved into place when complete.
+    replaced -- unless it holds a student's working folder (``work/``, see ``cnnlab lab``):
+    students' work is never overwritten. The bundle is assembled next to ``dest`` and moved
+    into place when complete.
     """
     root, dest = Path(root).resolve(), Path(dest).resolve()
     # This also refuses the course root, its folders and any folder holding them.
     if dest.exists() and any(dest.iterdir()) and not (dest / MARK).is_file():
         raise CourseError(f"{dest} exists and is not a student bundle; choose a new or empty folder")
+    if (dest / WORKDIR).exists():
+        raise CourseError(f"{dest} holds a student's work in {WORKDIR}/ (made by `cnnlab lab`), which "
+                          "replacing the bundle would delete; move that folder away or choose another one")
     dest.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
     staging.chmod(0o777 & ~nbk.current_umask())  # mkdtemp makes it private

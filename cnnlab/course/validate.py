@@ -18,9 +18,10 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import build, leaks
+from . import build, leaks, recheck, release
 from . import notebook as nbk
-from .lessons import STUDENT, Lesson, Problem, all_lessons, misnamed_sources, relative
+from ..grading import core, plain
+from .lessons import SOURCES, STUDENT, Lesson, Problem, all_lessons, misnamed_sources, relative
 
 _CHECK_CALL = re.compile(r"(?<![\w])check\(")
 _ASSERT = re.compile(r"^\s*assert\b", re.M)
@@ -79,6 +80,13 @@ def _graded_problems(cell, meta) -> list[str]:
     code = "\n".join(line for line in cell["source"].split("\n") if not line.lstrip().startswith("#"))
     if not (_CHECK_CALL.search(code) or _ASSERT.search(code)):
         found.append("a graded test cell must test something: a cl.check(...) call or an assert")
+    elif cell["cell_type"] == "code":
+        try:  # cnnlab grade re-checks the exercise of that call with the functions it names
+            recheck.check_call(nbk.replace_regions(cell["source"], "hidden"))
+        except nbk.MarkerError:
+            pass  # reported with the markers
+        except ValueError as err:
+            found.append(f"{err} (cnnlab grade reads the exercise and the function names from it)")
     return found
 
 
@@ -174,17 +182,43 @@ def _sync_problems(lesson: Lesson, source, path: str) -> list[Problem]:
     target = relative(lesson.student, lesson.root)
     if not lesson.student.is_file():
         return [Problem(target, "missing; run `cnnlab build`")]
-    text = lesson.student.read_text(encoding="utf-8")
-    if text == nbk.dumps(expected):
+    text = lesson.student.read_text(encoding="utf-8", errors="replace")
+    wanted = nbk.dumps(expected)
+    if text == wanted:
         return []
     try:
-        current = nbk.read(lesson.student)
+        cell = _first_difference(expected, nbk.read(lesson.student))
+        where = f"first at cell {cell}" if cell else "in its notebook metadata or formatting"
     except Exception as err:
-        return [Problem(target, f"not a readable notebook ({type(err).__name__}); run `cnnlab build`")]
-    cell = _first_difference(expected, current)
-    where = f"first at cell {cell}" if cell else "in its notebook metadata or formatting"
-    return [Problem(target, f"differs from what `cnnlab build` writes ({where}); run `cnnlab build` "
-                            "(never edit notebooks/ by hand)")]
+        where = f"not a readable notebook: {type(err).__name__}"
+    if release.unchanged_since_build(text, wanted):
+        return [Problem(target, f"differs from what `cnnlab build` writes ({where}): out of date; run `cnnlab build`")]
+    return [Problem(target, f"differs from what `cnnlab build` writes ({where}) and was changed by hand "
+                            f"since a build wrote it: {build.KEEP_THE_WORK}")]
+
+
+def hidden_problems(lesson: Lesson, source, registry) -> list[Problem]:
+    """The grader's hidden cases of the lesson (``solutions/hidden/<lesson>.py``): loadable,
+    for exercises of this lesson, at least one for each, and each one drawable as plain data."""
+    path = relative(lesson.root / SOURCES / recheck.HIDDEN / f"{lesson.name}.py", lesson.root)
+    try:
+        cases = recheck.hidden_cases(lesson.root, lesson.name)
+    except Exception as err:
+        return [Problem(path, f"cannot be loaded: {type(err).__name__}: {err}")]
+    graded = [nbk.grade_id(c) for c in source.cells if nbk.is_grade(c) and registry and nbk.grade_id(c) in registry]
+    problems = [Problem(path, f"has cases for {gid!r}, which is not an exercise of this lesson")
+                for gid in cases if gid not in graded]
+    for gid in graded:
+        if not cases.get(gid):
+            problems.append(Problem(path, f"no hidden cases for exercise {gid!r}: add some (the grader re-checks "
+                                          "every exercise on them)"))
+            continue
+        try:
+            for _, _, inputs in core.draw(registry[gid], seed=0, extra=cases[gid]):
+                plain.pack(inputs, inputs=True)
+        except Exception as err:
+            problems.append(Problem(path, f"a case of {gid!r} cannot be drawn and sent: {type(err).__name__}: {err}"))
+    return problems
 
 
 def validate_lesson(lesson: Lesson, registry=None) -> tuple[list[Problem], int, float]:
@@ -199,6 +233,7 @@ def validate_lesson(lesson: Lesson, registry=None) -> tuple[list[Problem], int, 
     total = sum(nbk.points(c) for c in graded)
     if not problems:  # a broken source cannot be built; its own problems come first
         problems = _sync_problems(lesson, source, path)
+    problems += hidden_problems(lesson, source, registry)
     if lesson.student.is_file():
         try:
             student = nbk.read(lesson.student)

@@ -21,6 +21,7 @@ import numbers
 import numpy as np
 
 from .. import backend
+from .plain import Opaque
 
 __all__ = ["difference", "DTYPE_MODES"]
 
@@ -258,6 +259,8 @@ def _kind(value) -> str:
     """Describe what a value is, for 'expected X, got Y' messages."""
     if value is None:
         return "None"
+    if isinstance(value, Opaque):  # what a submission's function returned that is not plain data
+        return value.kind
     if backend.is_array(value):
         return f"an array of shape {tuple(value.shape)} ({value.dtype})"
     if isinstance(value, (bool, np.bool_, numbers.Number, str)):

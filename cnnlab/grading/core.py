@@ -9,11 +9,21 @@ An exercise is registered once, in ``cnnlab/grading/lessonNN.py``::
         return x.astype(np.float32) / 255
 
 and checked in a notebook with ``cl.check("scale_images", scale_images)``. For each case the
-check builds the inputs from a generator seeded for that case (never global random state),
-calls the student's function on a deep copy, compares with the reference's result, and prints
-one line. When a case fails, every mistake model is run on the same inputs; if one gives the
-student's result, its hint is printed. All cases passed: the points are returned. Otherwise
-``AssertionError`` is raised, so notebooks, nbgrader and ``cnnlab grade`` all see the failure.
+check builds the inputs from a generator seeded for that case (never global random state) and
+then does two things that ``cnnlab grade`` does in two different processes:
+
+* :func:`run_case` (the submission's side) calls the student's function on a fresh copy of
+  the inputs and returns a *reply* of plain data (:mod:`cnnlab.grading.plain`): the result, or
+  the exception raised, and the inputs as the call left them;
+* :func:`judge_case` (the grader's side) compares the reply with the reference's result on the
+  same inputs, reports inputs changed in place, and, when the case fails, runs every mistake
+  model on the same inputs: if one gives the student's result, its hint is printed.
+
+In a notebook both run in the student's kernel, one after the other; the grader runs the
+first in the submission's sandboxed kernel and the second in its own process, on cases with
+fresh seeds plus hidden ones (:func:`draw`). All cases passed: the points are returned.
+Otherwise ``AssertionError`` is raised, so notebooks, nbgrader and ``cnnlab grade`` all see
+the failure.
 """
 
 from __future__ import annotations
@@ -22,7 +32,6 @@ import copy
 import difflib
 import numbers
 import os
-import sys
 import sysconfig
 import traceback
 import warnings
@@ -32,12 +41,13 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from .. import backend
+from . import plain
 from .compare import DTYPE_MODES, difference
 
 __all__ = [
-    "BROKEN", "Case", "CheckFailure", "Draw", "Exercise", "Mistake", "call_backward", "call_forward",
-    "call_plain", "check", "describe", "exercise", "exercises", "get", "integers", "normal",
-    "points", "register", "uniform", "unregister",
+    "BROKEN", "Case", "CaseVerdict", "CheckFailure", "Draw", "Exercise", "Mistake", "call_backward",
+    "call_forward", "call_plain", "check", "describe", "draw", "exercise", "exercises", "get",
+    "integers", "judge_case", "normal", "points", "register", "run_case", "uniform", "unregister",
 ]
 
 PASS, FAIL = "\u2713", "\u2717"  # check mark and ballot x
@@ -47,9 +57,9 @@ _MISSING = object()
 
 
 class CheckFailure(Exception):
-    """Raised by a ``call`` hook when the student's function breaks the exercise's contract
-    (e.g. a forward that does not return ``(out, cache)``); the message is shown as the case's
-    failure, not as a crash of the student's code."""
+    """Raised by a ``call`` or ``summarize`` hook when the student's function breaks the
+    exercise's contract (e.g. a forward that does not return ``(out, cache)``); the message is
+    shown as the case's failure, not as a crash of the student's code."""
 
 
 # --- inputs -------------------------------------------------------------------------------------
@@ -210,20 +220,32 @@ class Exercise:
     Args:
         id: the exercise id (= the nbgrader ``grade_id`` of its graded cell).
         points: what the graded cell is worth (= its nbgrader ``points``).
-        cases: the public cases, in the order they are shown.
+        cases: the public cases, in the order they are shown. Their inputs must be plain data
+            (:mod:`cnnlab.grading.plain`): arrays, numbers, strings, containers of those,
+            generators, and catalogue objects for functions and small objects.
         reference: a correct implementation with the student's signature (None only when
             every case has ``expected`` or ``raises``).
         mistakes: :class:`Mistake` models whose hint is shown when they explain a failure.
         detectors: further ``detector(inputs, got, expected) -> hint or None`` for mistakes
             not expressible as a model; ``got`` is the exception when the student's code raised.
         call: ``call(fn, inputs, **partners) -> result`` (:func:`call_plain`,
-            :func:`call_forward`, :func:`call_backward` or your own).
+            :func:`call_forward`, :func:`call_backward` or your own). It runs where the
+            student's function runs (in ``cnnlab grade``: the submission's kernel), so it only
+            calls and collects; it judges nothing the verdict depends on.
         partners: functions the student passes along, with the reference version of each,
             e.g. ``{"forward": F.relu_forward}`` for ``check("relu_backward", fn, forward=...)``.
-        compare: ``compare(expected, got) -> message or None`` replacing :func:`difference`.
+        summarize: ``summarize(inputs, result) -> view``, run on the grader's side on the plain
+            result of every call (student, reference and mistake models alike) before they are
+            compared: where a result is random, the view states its properties. A case's
+            hand-written ``expected`` is a view.
+        compare: ``compare(expected, got, inputs) -> message or None`` replacing
+            :func:`difference`.
         rtol, atol, dtype: tolerances and dtype strictness of :func:`difference`.
         output_names: names of the items of a tuple result, used in messages.
         may_modify: names of inputs the function is allowed to change in place.
+        implemented_by: dotted names of cnnlab's own implementations of the exercise (e.g.
+            ``"cnnlab.conv.conv2d_forward"``); ``cnnlab grade`` gives 0 to a submission whose
+            cells reach one of them.
         seed: case i draws from ``np.random.default_rng(seed + i)``.
         lesson: set by discovery (``"00"`` for ``lesson00.py``).
     """
@@ -236,12 +258,14 @@ class Exercise:
     detectors: Sequence[Callable] = ()
     call: Callable = call_plain
     partners: dict = field(default_factory=dict)
+    summarize: Callable | None = None
     compare: Callable | None = None
     rtol: float = 1e-6
     atol: float = 1e-8
     dtype: str = "kind"
     output_names: Sequence[str] | None = None
     may_modify: Sequence[str] = ()
+    implemented_by: Sequence[str] = ()
     seed: int = 0
     lesson: str = ""
 
@@ -262,17 +286,31 @@ class Exercise:
             raise ValueError(f"Exercise {self.id!r}: without a reference every case needs expected= or raises=")
         if not all(callable(f) for f in self.partners.values()):
             raise TypeError(f"Exercise {self.id!r}: partners must map names to reference functions")
+        if self.summarize is not None and not callable(self.summarize):
+            raise TypeError(f"Exercise {self.id!r}: summarize must be a function (inputs, result) -> view")
+        self.implemented_by = tuple(self.implemented_by)
+        if not all(isinstance(n, str) and n.startswith("cnnlab.") for n in self.implemented_by):
+            raise ValueError(f"Exercise {self.id!r}: implemented_by must list dotted names such as "
+                             f"'cnnlab.conv.conv2d_forward'; got {self.implemented_by!r}")
+
+    def view(self, inputs: dict, result):
+        """What is compared of a plain ``result`` (see ``summarize``)."""
+        return result if self.summarize is None else self.summarize(inputs, result)
+
+    def outcome_of(self, fn: Callable, inputs: dict, partners: dict):
+        """The view of ``fn``'s result on a fresh copy of ``inputs`` (reference and mistake models)."""
+        return self.view(inputs, plain.to_plain(self.call(fn, plain.copy_inputs(inputs), **partners)))
 
     def expected(self, case: Case, inputs: dict):
-        """The expected result of ``case`` for these inputs (the inputs are not modified)."""
+        """The expected view for ``case`` with these inputs (the inputs are not modified)."""
         if case.expected is not _MISSING:
             return case.expected
-        return self.call(self.reference, copy.deepcopy(inputs), **self.partners)
+        return self.outcome_of(self.reference, inputs, self.partners)
 
-    def differ(self, expected, got) -> str | None:
+    def differ(self, expected, got, inputs: dict) -> str | None:
         """The comparison this exercise uses: None when ``got`` is right, else a message."""
         if self.compare is not None:
-            return self.compare(expected, got)
+            return self.compare(expected, got, inputs)
         return difference(expected, got, rtol=self.rtol, atol=self.atol, dtype=self.dtype,
                           names=self.output_names)
 
@@ -390,7 +428,7 @@ def _student_line(err: BaseException) -> str:
     return ""
 
 
-def _raiser_name(err: BaseException, fallback: str) -> str:
+def raiser_name(err: BaseException, fallback: str) -> str:
     """Name of the function whose ``raise NotImplementedError()`` was hit."""
     frames = traceback.extract_tb(err.__traceback__)
     name = frames[-1].name if frames else fallback
@@ -421,49 +459,102 @@ def _write(line: str) -> None:
               .encode("ascii", "replace").decode("ascii"), flush=True)
 
 
-@dataclass
-class _Outcome:
-    problems: list
-    got: Any = None
-    hints: list = field(default_factory=list)
-    notes: list = field(default_factory=list)
+# --- the submission's side: call the student's function ------------------------------------------
+
+def _mutable(value) -> bool:
+    """Inputs a function could change in place, reported back after the call."""
+    return backend.is_array(value) or isinstance(value, (list, dict))
 
 
-def _run_case(ex: Exercise, case: Case, inputs: dict, fn: Callable, partners: dict) -> _Outcome:
-    """Run the student's function on a copy of ``inputs`` and judge the result."""
-    mine = copy.deepcopy(inputs)
-    raised = None
+def run_case(ex: Exercise, inputs: dict, fn: Callable, partners: dict) -> dict:
+    """Call ``fn`` (through the exercise's ``call`` hook) on a fresh copy of ``inputs``.
+
+    Returns the reply, plain data: ``{"result": ...}`` or ``{"raised": exception}`` or
+    ``{"failure": message}`` (the hook found the result malformed), with ``"after"`` (the
+    inputs that could be changed in place, as the call left them) and ``"warning"`` (the first
+    warning Python gave, if any). ``NotImplementedError`` propagates.
+    """
+    mine = plain.copy_inputs(inputs)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")  # collected, shown only if the case fails
         try:
-            got = ex.call(fn, mine, **partners)
+            reply = {"result": ex.call(fn, mine, **partners)}
         except NotImplementedError:
             raise
         except CheckFailure as failure:
-            return _Outcome([str(failure)])
+            reply = {"failure": str(failure)}
         except Exception as err:  # the student's code crashed (or raised on purpose)
-            got, raised = err, err
-    out = _Outcome([], got)
+            reply = {"raised": plain.exception(err, _student_line(err))}
+    reply["after"] = {name: mine.get(name) for name, value in inputs.items()
+                      if _mutable(value) and name not in ex.may_modify}
+    if caught:
+        reply["warning"] = f"{caught[0].category.__name__}: {caught[0].message}"
+    try:
+        return plain.to_plain(reply)
+    except plain.PlainError as err:  # e.g. a result of millions of tiny objects
+        return {"failure": f"your function's result cannot be read: {err}"}
+
+
+# --- the grader's side: judge a reply ------------------------------------------------------------
+
+@dataclass
+class CaseVerdict:
+    """What one case showed: its problems (none: passed), hints and notes."""
+
+    problems: list
+    hints: list = field(default_factory=list)
+    notes: list = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return not self.problems
+
+
+def judge_case(ex: Exercise, case: Case, inputs: dict, reply: dict) -> CaseVerdict:
+    """Judge the plain ``reply`` of :func:`run_case` for ``case`` with these ``inputs``.
+
+    Everything here runs on the grader's side: the reference and the mistake models on the
+    grader's own copy of the inputs, every comparison on plain data.
+    """
+    if not isinstance(reply, dict):
+        return CaseVerdict(["no result came back for this case"])
+    if reply.get("failure") is not None:
+        return CaseVerdict([str(reply["failure"])])
+    raised = reply.get("raised")
+    if raised is not None and not isinstance(raised, BaseException):
+        raised = None
+    got = raised
+    out = CaseVerdict([])
     if raised is not None and not (case.raises and isinstance(raised, case.raises)):
-        where = _student_line(raised)
-        out.problems.append(f"your code raised {type(raised).__name__}: {raised}" + (f" ({where})" if where else ""))
+        where = getattr(raised, "cnnlab_where", "")
+        name = getattr(raised, "cnnlab_type", type(raised).__name__)
+        out.problems.append(f"your code raised {name}: {raised}" + (f" ({where})" if where else ""))
     elif raised is None and case.raises:
         out.problems.append(f"expected {case.raises.__name__} to be raised for these inputs, "
-                            f"but your function returned {_short_result(got)}")
+                            f"but your function returned {_short_result(reply.get('result'))}")
     elif raised is None:
         try:
-            message = ex.differ(ex.expected(case, inputs), got)
+            got = ex.view(inputs, reply.get("result"))
+            message = ex.differ(ex.expected(case, inputs), got, inputs)
+        except CheckFailure as failure:
+            got, message = None, str(failure)
         except Exception as err:  # a result so odd that comparing it fails
-            message = f"could not compare your result ({type(got).__name__}) with the expected one: {err}"
+            got = None
+            message = (f"could not compare your result ({type(reply.get('result')).__name__}) with the "
+                       f"expected one: {err}")
         if message:
             out.problems.append(message)
+    after = reply.get("after") if isinstance(reply.get("after"), dict) else {}
     for name, before in inputs.items():
-        if name not in ex.may_modify and _changed(before, mine.get(name)):
+        if _mutable(before) and name in after and name not in ex.may_modify and _safe(
+                lambda: _changed(before, after[name])) is not False:
             out.problems.append(f"your function changed its input `{name}` in place; "
                                 f"leave it as it is (work on a copy, e.g. {name}.copy())")
     if out.problems:
         out.hints = _hints(ex, case, inputs, got, raised)
-        out.notes = [f"Python warned: {w.category.__name__}: {w.message}" for w in caught[:1]]
+        warning = reply.get("warning")
+        if isinstance(warning, str) and warning:
+            out.notes = [f"Python warned: {warning}"]
     return out
 
 
@@ -476,20 +567,20 @@ def _hints(ex: Exercise, case: Case, inputs: dict, got, raised) -> list[str]:
     """
     expected = None if case.raises else _safe(lambda: ex.expected(case, inputs))
     hints = []
-    if raised is None:
+    if raised is None and got is not None:
         outputs = []
         for mistake in ex.mistakes:
             try:
                 with warnings.catch_warnings(), np.errstate(all="ignore"):
                     warnings.simplefilter("ignore")
-                    outputs.append((mistake, ex.call(mistake.fn, copy.deepcopy(inputs), **ex.partners)))
+                    outputs.append((mistake, ex.outcome_of(mistake.fn, inputs, ex.partners)))
             except Exception:  # a mistake model that cannot run on these inputs explains nothing
                 continue
-        hints = [m.hint for m, theirs in outputs if _safe(lambda: ex.differ(theirs, got) is None)]
+        hints = [m.hint for m, theirs in outputs if _safe(lambda: ex.differ(theirs, got, inputs) is None)]
         if not hints and ex.compare is None and not case.raises and _values_differ(ex, expected, got):
             hints = [m.hint for m, theirs in outputs if _values_differ(ex, theirs, got) is False]
     for detector in ex.detectors:
-        hint = _safe(lambda: detector(inputs, got, expected))
+        hint = _safe(lambda: detector(inputs, raised if raised is not None else got, expected))
         if hint:
             hints.append(hint)
     return hints
@@ -515,6 +606,39 @@ def _short_result(got) -> str:
     return text if len(text) <= 40 else f"a {type(got).__name__}"
 
 
+# --- cases ---------------------------------------------------------------------------------------
+
+def draw(ex: Exercise, seed: int | None = None, extra: Sequence[Case] = ()) -> list[tuple[str, Case, dict]]:
+    """The cases of ``ex`` as ``(label, case, inputs)``.
+
+    ``seed=None``: the public cases as every notebook draws them (case i from ``ex.seed + i``,
+    or its own ``seed``). With a ``seed`` (the grader's, secret): the same case generators drawn
+    afresh (case i from ``default_rng([seed, i])``), followed by the ``extra`` (hidden) cases,
+    labelled ``hidden case k`` so that their details stay hidden.
+    """
+    drawn = []
+    for i, case in enumerate(list(ex.cases) + list(extra)):
+        if seed is None:
+            rng = np.random.default_rng(ex.seed + i if case.seed is None else case.seed)
+        else:
+            rng = np.random.default_rng([seed, i])
+        inputs = case.build(rng)
+        hidden = i >= len(ex.cases)
+        label = f"hidden case {i - len(ex.cases) + 1}" if hidden else case.label or describe(inputs, case.note)
+        drawn.append((label, case, inputs))
+    return drawn
+
+
+def case_lines(index: int, total: int, label: str, verdict: CaseVerdict) -> list[str]:
+    """The lines a check prints for one case: the case line, then its notes (hints are printed
+    once per check, under the first case they explain; see :func:`check`)."""
+    if verdict.passed:
+        return [f"{PASS} case {index}/{total}: {label}"]
+    return [f"{FAIL} case {index}/{total}: {label} \u2014 " + "; ".join(verdict.problems)]
+
+
+# --- the notebook's check ------------------------------------------------------------------------
+
 def check(exercise_id: str, fn: Callable, **partners) -> float:
     """Run the public cases of an exercise on ``fn``; print one line per case.
 
@@ -532,6 +656,38 @@ def check(exercise_id: str, fn: Callable, **partners) -> float:
         NotImplementedError: when ``fn`` (or a partner) has not been written yet.
     """
     ex = get(exercise_id)
+    check_arguments(ex, fn, partners)
+    cases = draw(ex)
+    failed, shown = 0, set()
+    for i, (label, case, inputs) in enumerate(cases):
+        try:
+            reply = run_case(ex, inputs, fn, partners)
+        except NotImplementedError as err:
+            _write(_NOT_IMPLEMENTED.format(name=raiser_name(err, getattr(fn, "__name__", exercise_id))))
+            raise
+        verdict = judge_case(ex, case, inputs, reply)
+        for line in case_lines(i + 1, len(cases), label, verdict):
+            _write(line)
+        if verdict.passed:
+            continue
+        failed += 1
+        for hint in verdict.hints:
+            if hint not in shown:  # each hint once, under the first case it explains
+                shown.add(hint)
+                _write(f"  hint: {hint}")
+        for note in verdict.notes:
+            _write(f"  note: {note}")
+    if failed:
+        summary = f"{exercise_id}: {failed} of {len(cases)} cases failed"
+        _write(summary + ".")
+        raise AssertionError(summary)
+    _write(f"{exercise_id}: all {len(cases)} cases passed, {_points_text(ex.points)}.")
+    return ex.points
+
+
+def check_arguments(ex: Exercise, fn: Callable, partners: dict) -> None:
+    """TypeError unless ``fn`` and ``partners`` are what ``cl.check(ex.id, ...)`` needs."""
+    exercise_id = ex.id
     if not callable(fn):
         raise TypeError(f"fn must be your function, e.g. cl.check({exercise_id!r}, {exercise_id}); "
                         f"got {type(fn).__name__}")
@@ -544,34 +700,6 @@ def check(exercise_id: str, fn: Callable, **partners) -> float:
     for name, partner in partners.items():
         if not callable(partner):
             raise TypeError(f"{name} must be a function; got {type(partner).__name__}")
-
-    n, failed, shown = len(ex.cases), 0, set()
-    for i, case in enumerate(ex.cases):
-        rng = np.random.default_rng(ex.seed + i if case.seed is None else case.seed)
-        inputs = case.build(rng)
-        label = case.label or describe(inputs, case.note)
-        try:
-            outcome = _run_case(ex, case, inputs, fn, partners)
-        except NotImplementedError as err:
-            _write(_NOT_IMPLEMENTED.format(name=_raiser_name(err, getattr(fn, "__name__", exercise_id))))
-            raise
-        if not outcome.problems:
-            _write(f"{PASS} case {i + 1}/{n}: {label}")
-            continue
-        failed += 1
-        _write(f"{FAIL} case {i + 1}/{n}: {label} \u2014 " + "; ".join(outcome.problems))
-        for hint in outcome.hints:
-            if hint not in shown:  # each hint once, under the first case it explains
-                shown.add(hint)
-                _write(f"  hint: {hint}")
-        for note in outcome.notes:
-            _write(f"  note: {note}")
-    if failed:
-        summary = f"{exercise_id}: {failed} of {n} cases failed"
-        _write(summary + ".")
-        raise AssertionError(summary)
-    _write(f"{exercise_id}: all {n} cases passed, {_points_text(ex.points)}.")
-    return ex.points
 
 
 def _points_text(value: float) -> str:

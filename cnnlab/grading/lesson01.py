@@ -12,22 +12,24 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import examples
 from .. import functional as F
-from ..widgets import learning_rate
+from . import plain
 from .core import Case, Draw, Mistake, exercise, normal, uniform
 
 
 def _named(name, fn):
-    """``fn`` renamed, so a case shows ``loss half_squared`` rather than ``loss <lambda>``."""
+    """``fn`` renamed, so a case shows ``loss half_squared`` rather than ``loss <lambda>``, and
+    entered in the catalogue under that name, so that the grader can send it to a kernel."""
     fn.__name__ = fn.__qualname__ = name
-    return fn
+    return plain.catalogue(f"lesson01.{name}")(fn)
 
 
 # --- empirical_risk -------------------------------------------------------------------------------
 
 _half_squared = _named("half_squared", lambda Y_hat, Y: 0.5 * (Y - Y_hat) ** 2)
-_absolute = F.l1_loss  # cnnlab's own losses already carry readable names
-_zero_one = F.zero_one_loss
+_absolute = _named("l1_loss", lambda Y_hat, Y: F.l1_loss(Y_hat, Y))
+_zero_one = _named("zero_one_loss", lambda Y_hat, Y: F.zero_one_loss(Y_hat, Y))
 _hinge = _named("hinge_loss", lambda score, Y: np.maximum(0.0, 1.0 - Y * score))
 _linear = _named("linear", lambda X, theta: X @ theta)
 _scaled = _named("w_times_x", lambda X, theta: theta * X)  # the seeds' 1-D model y_hat = w x
@@ -43,8 +45,8 @@ def _labels(n):
     cases=[
         Case(loss=_half_squared, predict=_linear, theta=normal(3), X=normal(6, 3), Y=normal(6)),
         Case("the seeds' table with w = 1: residuals +-0.1, each loss 0.005, mean 0.005",
-             loss=_half_squared, predict=_scaled, theta=1.0, X=learning_rate.TABLE_X.copy(),
-             Y=learning_rate.TABLE_Y.copy(), expected=0.005),
+             loss=_half_squared, predict=_scaled, theta=1.0, X=examples.TABLE_X.copy(),
+             Y=examples.TABLE_Y.copy(), expected=0.005),
         Case("L1 loss", loss=_absolute, predict=_linear, theta=normal(2), X=normal(9, 2), Y=normal(9)),
         Case("0-1 loss of a sign classifier: the error rate", loss=_zero_one, predict=_sign,
              theta=normal(4), X=normal(10, 4), Y=_labels(10)),
@@ -120,7 +122,7 @@ _HAND_LABELS = np.array([1.0, 1.0, 1.0, -1.0, -1.0])  # -> 0, 0.5, 2, 2, 0
 
 
 @exercise(
-    "hinge_loss", points=1,
+    "hinge_loss", points=1, implemented_by=("cnnlab.functional.hinge_loss",),
     cases=[
         Case(score=normal(8), y=_labels(8)),
         Case("worked out by hand: 0, 0.5, 2, 2, 0", score=_HAND_SCORES.copy(), y=_HAND_LABELS.copy(),
@@ -178,7 +180,7 @@ def _per_epoch_record(xs, ys, w0, lr, epochs):
 
 
 def _reversed_table(xs, ys, w0, lr, epochs):
-    return learning_rate.gd_path(np.asarray(xs)[::-1], np.asarray(ys)[::-1], w0, lr, epochs)
+    return examples.gd_path(np.asarray(xs)[::-1], np.asarray(ys)[::-1], w0, lr, epochs)
 
 
 def _loops_swapped(xs, ys, w0, lr, epochs):
@@ -225,13 +227,13 @@ def _table_case(note, n, lr, epochs, w0=0.0):
 
 
 @exercise(
-    "gd_1d", points=2,
+    "gd_1d", points=2, implemented_by=("cnnlab.examples.gd_path",),
     cases=[
         Case("the seeds' table, lr 0.01, one epoch: 1.01, 1.0076, 1.003169, 1.00413731",
-             xs=learning_rate.TABLE_X.copy(), ys=learning_rate.TABLE_Y.copy(), w0=0.0, lr=0.01,
+             xs=examples.TABLE_X.copy(), ys=examples.TABLE_Y.copy(), w0=0.0, lr=0.01,
              epochs=1, expected=np.array([1.01, 1.0076, 1.003169, 1.00413731])),
-        Case("the seeds' table, small steps, 3 epochs", xs=learning_rate.TABLE_X.copy(),
-             ys=learning_rate.TABLE_Y.copy(), w0=0.0, lr=0.001, epochs=3),
+        Case("the seeds' table, small steps, 3 epochs", xs=examples.TABLE_X.copy(),
+             ys=examples.TABLE_Y.copy(), w0=0.0, lr=0.001, epochs=3),
         _table_case("a random table, 2 epochs", 6, 0.1, 2, w0=0.5),
         _table_case("one epoch", 5, 0.05, 1, w0=-1.0),
         Case("one sample, 4 epochs", xs=np.array([2.0]), ys=np.array([3.0]), w0=0.0, lr=0.1, epochs=4),
@@ -255,4 +257,4 @@ def _table_case(note, n, lr, epochs, w0=0.0):
     ],
 )
 def _gd_1d(xs, ys, w0, lr, epochs):
-    return learning_rate.gd_path(xs, ys, w0, lr, epochs, mode="online")
+    return examples.gd_path(xs, ys, w0, lr, epochs, mode="online")

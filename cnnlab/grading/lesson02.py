@@ -16,6 +16,7 @@ import numpy as np
 
 from .. import functional as F
 from .. import gradcheck
+from . import plain
 from .core import Case, CheckFailure, Draw, Mistake, call_backward, call_forward, exercise, normal
 
 # --- linear_forward / linear_backward ---------------------------------------------------------
@@ -34,7 +35,9 @@ _HAND_B = np.array([0.5, 0.0, -1.0])  # out = [1.5, 5, 3]
 
 
 @exercise(
-    "linear_forward", points=1, call=call_forward,
+    "linear_forward", points=1,
+        implemented_by=("cnnlab.functional.linear_forward", "cnnlab.nn.Linear", "cnnlab.autograd.linear"),
+        call=call_forward,
     cases=[
         _linear_case("", 4, 5, 3),
         Case("worked out by hand: [1, 2] -> [1.5, 5, 3]", x=_HAND_X.copy(), W=_HAND_W.copy(),
@@ -66,7 +69,9 @@ def _wrong_backward(fn):
 
 
 @exercise(
-    "linear_backward", points=2, call=call_backward, partners={"forward": F.linear_forward},
+    "linear_backward", points=2,
+        implemented_by=("cnnlab.functional.linear_backward", "cnnlab.nn.Linear", "cnnlab.autograd.linear"),
+        call=call_backward, partners={"forward": F.linear_forward},
     output_names=("dx", "dW", "db"),
     cases=[
         _linear_case("", 4, 5, 3, backward=True),
@@ -110,7 +115,9 @@ _HAND_RELU = np.array([[-2.0, 0.0, 3.0], [1.5, -0.5, 0.0]])
 
 
 @exercise(
-    "relu_forward", points=1, call=call_forward,
+    "relu_forward", points=1,
+        implemented_by=("cnnlab.functional.relu_forward", "cnnlab.nn.ReLU", "cnnlab.autograd.relu"),
+        call=call_forward,
     cases=[
         Case(x=normal(4, 5)),
         Case("worked out by hand, zeros included", x=_HAND_RELU.copy(),
@@ -137,7 +144,9 @@ def _relu_case(note, *shape):
 
 
 @exercise(
-    "relu_backward", points=1, call=call_backward, partners={"forward": F.relu_forward},
+    "relu_backward", points=1,
+        implemented_by=("cnnlab.functional.relu_backward", "cnnlab.nn.ReLU", "cnnlab.autograd.relu"),
+        call=call_backward, partners={"forward": F.relu_forward},
     cases=[
         _relu_case("", 4, 5),
         Case("worked out by hand: dout passes where x > 0", x=np.array([[-2.0, 1.0, 3.0, -0.5]]),
@@ -167,6 +176,7 @@ def _relu_backward(dout, cache):
 
 # --- backprop_chain --------------------------------------------------------------------------------
 
+@plain.catalogue("lesson02.chain_linear", factory=True)
 class _Linear:
     """A layer of the checks' chains: forward(x) caches, backward(g) -> (g_prev, {"W", "b"})."""
 
@@ -185,6 +195,7 @@ class _Linear:
         return f"Linear{tuple(self.W.shape[::-1])}"
 
 
+@plain.catalogue("lesson02.chain_relu", factory=True)
 class _ReLU:
     """A parameter-free layer: its gradient dict is empty."""
 
@@ -199,6 +210,7 @@ class _ReLU:
         return "ReLU()"
 
 
+@plain.catalogue("lesson02.chain_tanh", factory=True)
 class _Tanh:
     def forward(self, x):
         self.out = np.tanh(x)
@@ -216,29 +228,42 @@ def _half_squared_error(target, out):
     return out - target
 
 
-def _chain_case(note, n, widths, activation=_ReLU, seed=None):
+@plain.catalogue("lesson02.half_squared_error_grad", factory=True)
+def _half_squared_error_grad(target):
+    """The ``dloss`` of a chain case: out -> out - target, named for the case's line."""
+    dloss = functools.partial(_half_squared_error, target)
+    dloss.__name__ = "half_squared_error_grad"
+    return dloss
+
+
+_NAMES = {"linear": "lesson02.chain_linear", "relu": "lesson02.chain_relu", "tanh": "lesson02.chain_tanh"}
+
+
+def _layer(kind, *args):
+    """A layer of the checks' chains, from the catalogue (so a kernel can rebuild it)."""
+    return plain.named(_NAMES[kind], *args)
+
+
+def _chain_case(note, n, widths, activation="relu", seed=None):
     """A chain Linear, activation, Linear, ... through ``widths``, with input and target drawn."""
     def make(rng):
         layers = []
         for i, (d_in, d_out) in enumerate(zip(widths[:-1], widths[1:])):
             if i:
-                layers.append(activation())
-            layers.append(_Linear(rng.standard_normal((d_out, d_in)) / np.sqrt(d_in),
+                layers.append(_layer(activation))
+            layers.append(_layer("linear", rng.standard_normal((d_out, d_in)) / np.sqrt(d_in),
                                   rng.standard_normal(d_out)))
         target = rng.standard_normal((n, widths[-1]))
-        dloss = functools.partial(_half_squared_error, target)
-        dloss.__name__ = "half_squared_error_grad"
-        return {"layers": layers, "x": rng.standard_normal((n, widths[0])), "dloss": dloss}
+        return {"layers": layers, "x": rng.standard_normal((n, widths[0])),
+                "dloss": plain.named("lesson02.half_squared_error_grad", target)}
     return Case(note, make=make, seed=seed)
 
 
 def _hand_chain(rng):
     """x = 2 -> 3x -> ReLU -> -z + 1, loss 1/2 out^2: worked out in the lesson."""
-    dloss = functools.partial(_half_squared_error, np.zeros((1, 1)))
-    dloss.__name__ = "half_squared_error_grad"
-    return {"layers": [_Linear(np.array([[3.0]]), np.array([0.0])), _ReLU(),
-                       _Linear(np.array([[-1.0]]), np.array([1.0]))],
-            "x": np.array([[2.0]]), "dloss": dloss}
+    return {"layers": [_layer("linear", np.array([[3.0]]), np.array([0.0])), _layer("relu"),
+                       _layer("linear", np.array([[-1.0]]), np.array([1.0]))],
+            "x": np.array([[2.0]]), "dloss": plain.named("lesson02.half_squared_error_grad", np.zeros((1, 1)))}
 
 
 def _forward(layers, x):
@@ -283,7 +308,7 @@ def _input_to_every_layer(layers, x, dloss):
 
 
 @exercise(
-    "backprop_chain", points=2,
+    "backprop_chain", points=2, implemented_by=("cnnlab.nn.Sequential",),
     cases=[
         _chain_case("Linear, ReLU, Linear; all widths 4", 3, (4, 4, 4)),
         Case("worked out by hand: x = 2, W1 = 3, ReLU, W2 = -1, b2 = 1, L = 1/2 out^2",
@@ -292,7 +317,7 @@ def _input_to_every_layer(layers, x, dloss):
                        {"W": np.array([[-30.0]]), "b": np.array([-5.0])}]),
         _chain_case("widths 5 -> 3 -> 2", 4, (5, 3, 2)),
         _chain_case("one linear layer", 2, (3, 2)),
-        _chain_case("a deeper chain with tanh, all widths 3", 2, (3, 3, 3, 3), activation=_Tanh),
+        _chain_case("a deeper chain with tanh, all widths 3", 2, (3, 3, 3, 3), activation="tanh"),
     ],
     mistakes=[
         Mistake("layers visited in forward order: the backward pass starts at the last layer, "
@@ -318,22 +343,27 @@ def _backprop_chain(layers, x, dloss):
 
 # --- numerical_gradient -----------------------------------------------------------------------------
 
+@plain.catalogue("lesson02.sin_times_cube")
 def sin_times_cube(x):
     return float(np.sum(np.sin(x) * x ** 3))
 
 
+@plain.catalogue("lesson02.log_sum_exp")
 def log_sum_exp(x):
     return float(np.log(np.sum(np.exp(x))))
 
 
+@plain.catalogue("lesson02.sum_exp_3x")
 def sum_exp_3x(x):
     return float(np.sum(np.exp(3 * x)))
 
 
+@plain.catalogue("lesson02.sum_of_squares")
 def sum_of_squares(x):
     return float(np.sum(x ** 2))
 
 
+@plain.catalogue("lesson02.neighbour_products")
 def neighbour_products(x):
     # couples entries, so an entry left perturbed changes the others' derivatives
     return float(np.sum(x * np.roll(x, 1)) + np.sum(x ** 3))
@@ -352,7 +382,9 @@ def _call_numerical(fn, inputs):
 
 
 @exercise(
-    "numerical_gradient", points=2, call=_call_numerical, rtol=1e-7, atol=1e-9,
+    "numerical_gradient", points=2,
+        implemented_by=("cnnlab.gradcheck.numerical_gradient", "cnnlab.gradcheck.numerical_gradient_array"),
+        call=_call_numerical, rtol=1e-7, atol=1e-9,
     cases=[
         Case(f=sin_times_cube, x=normal(5), h=1e-5),
         Case("f = sum of squares at [1, 2, 3]: the gradient is 2x = [2, 4, 6]", f=sum_of_squares,

@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from ..autograd import topological_order
 from .core import Case, CheckFailure, Exercise, Mistake, exercise, register
 
 # --- a reference Value class, and wrong variants of it ------------------------------------------
@@ -103,26 +104,10 @@ def _variant(name, assign=(), no_upstream=(), **rules):
 
 # --- graph bookkeeping used by the checks ----------------------------------------------------------
 
-def _order(root) -> list:
-    """Every node of ``root``'s graph once, each after its inputs (iterative depth-first search)."""
-    order, seen, stack = [], {id(root)}, [(root, iter(root.inputs))]
-    while stack:
-        node, pending = stack[-1]
-        for child in pending:
-            if id(child) not in seen:
-                seen.add(id(child))
-                stack.append((child, iter(child.inputs)))
-                break
-        else:
-            stack.pop()
-            order.append(node)
-    return order
-
-
 def _backward(root) -> None:
     """The reference backward pass: seed 1, closures in reverse topological order."""
     root.grad = 1.0
-    for node in reversed(_order(root)):
+    for node in reversed(topological_order(root)):
         node._backward()
 
 
@@ -173,8 +158,40 @@ _EXPRESSIONS = {
 }
 
 
+def _from_ops(ops, leaves: dict):
+    """The root of a graph written as an op list (how the grader's hidden cases describe new
+    graphs): each op is ``("leaf", name)``, ``("+", p, q)``, ``("*", p, q)``, ``("exp", p)``,
+    ``("log", p)`` or ``("relu", p)``, where an operand is the index of an earlier op or a
+    number (a constant); the last op is the root."""
+    nodes = []
+
+    def arg(ref):
+        return nodes[ref] if isinstance(ref, int) and not isinstance(ref, bool) else float(ref)
+
+    for op in ops:
+        kind, *refs = op
+        if kind == "leaf":
+            nodes.append(leaves[refs[0]])
+        elif kind == "+":
+            nodes.append(arg(refs[0]) + arg(refs[1]))
+        elif kind == "*":
+            nodes.append(arg(refs[0]) * arg(refs[1]))
+        else:
+            nodes.append(getattr(arg(refs[0]), kind)())
+    return nodes[-1]
+
+
+def _build(expr, Value, values: dict):
+    """``(root, leaves)``: the expression (a name of :data:`_EXPRESSIONS` or an op list) built
+    with the class ``Value`` from leaves holding ``values``."""
+    leaves = {k: Value(v) for k, v in values.items()}
+    if isinstance(expr, str):
+        return _EXPRESSIONS[expr](**leaves), leaves
+    return _from_ops(expr, leaves), leaves
+
+
 def _evaluate(expr, values) -> float:
-    return _EXPRESSIONS[expr](**{k: _Value(v) for k, v in values.items()}).data
+    return _build(expr, _Value, values)[0].data
 
 
 def _numerical(expr, values, h=1e-6) -> dict:
@@ -196,8 +213,7 @@ def _call_graph(Value, inputs):
     if not callable(Value):
         raise CheckFailure(f"pass the class itself, cl.check('graph_ops', Value); got {type(Value).__name__}")
     values = {k: v for k, v in inputs.items() if k != "expr"}
-    leaves = {k: Value(v) for k, v in values.items()}
-    root = _EXPRESSIONS[inputs["expr"]](**leaves)
+    root, leaves = _build(inputs["expr"], Value, values)
     _backward(root)
     return {"value": root.data, **{f"d/d{k}": leaf.grad for k, leaf in leaves.items()}}
 
@@ -208,7 +224,7 @@ def _graph_case(note, expr, **values):
 
 
 register(Exercise(
-    "graph_ops", points=3, call=_call_graph, reference=None,
+    "graph_ops", points=3, implemented_by=("cnnlab.autograd.Tensor",), call=_call_graph, reference=None,
     cases=[
         _graph_case("", "a * b", a=2.0, b=-3.0),
         _graph_case("", "a + b", a=1.5, b=4.0),
@@ -268,11 +284,10 @@ def _labelled_graph(inputs):
     their names, constants ``k1 = 0.9``, computed nodes ``t1 = a * b``, ``t2 = exp(t1)``, ...
     numbered in topological order."""
     values = {k: v for k, v in inputs.items() if k != "expr"}
-    leaves = {k: _Value(v) for k, v in values.items()}
-    root = _EXPRESSIONS[inputs["expr"]](**leaves)
+    root, leaves = _build(inputs["expr"], _Value, values)
     names = {id(leaf): k for k, leaf in leaves.items()}
     short, labels, count, constants = {}, {}, 0, 0
-    for node in _order(root):
+    for node in topological_order(root):
         if id(node) in names:
             short[id(node)] = labels[id(node)] = names[id(node)]
         elif not node.inputs:  # a constant; several may hold the same number
@@ -327,18 +342,28 @@ class _Order:
 
 
 def _call_order(fn, inputs):
+    """The student's order, as the labels of the nodes it lists (None for anything that is
+    not a node of the graph): plain data, judged on the grader's side by :func:`_as_order`."""
     root, labels = _labelled_graph(inputs)
     got = fn(root)
     if not isinstance(got, (list, tuple)):
         raise CheckFailure(f"topological_order must return a list of nodes; got {type(got).__name__}"
                            + (": did you forget `return`?" if got is None else ""))
-    nodes = _order(root)
-    return _Order(labels=[labels.get(id(node)) for node in got], nodes=[labels[id(n)] for n in nodes],
-                  inputs={labels[id(n)]: [labels[id(i)] for i in n.inputs] for n in nodes},
-                  root=labels[id(root)])
+    return [labels.get(id(node)) for node in got]
 
 
-def _compare_order(expected, got):
+def _as_order(inputs, labels) -> _Order:
+    """The graph's facts beside the labels a topological order returned."""
+    if not (isinstance(labels, list) and all(x is None or isinstance(x, str) for x in labels)):
+        raise CheckFailure("the result could not be read as a list of nodes")
+    root, names = _labelled_graph(inputs)
+    nodes = topological_order(root)
+    return _Order(labels=labels, nodes=[names[id(n)] for n in nodes],
+                  inputs={names[id(n)]: [names[id(i)] for i in n.inputs] for n in nodes},
+                  root=names[id(root)])
+
+
+def _compare_order(expected, got, inputs):
     problems = got.problems()
     return "; ".join(problems) if problems else None
 
@@ -390,12 +415,14 @@ _GRAPHS = [
 
 
 @exercise(
-    "topological_order", points=2, call=_call_order, compare=_compare_order,
+    "topological_order", points=2,
+        implemented_by=("cnnlab.autograd.topological_order",),
+        call=_call_order, summarize=_as_order, compare=_compare_order,
     cases=[_order_case(note, expr, **values) for note, expr, values in _GRAPHS],
     detectors=[_duplicates, _reversed, _root_missing, _leaves_missing],
 )
 def _topological_order(root):
-    return _order(root)
+    return topological_order(root)
 
 
 # --- backward ----------------------------------------------------------------------------------------
@@ -404,7 +431,7 @@ def _call_backward(fn, inputs):
     """Run the student's backward on a graph of correct nodes; return every node's gradient."""
     root, labels = _labelled_graph(inputs)
     fn(root)
-    return {labels[id(node)]: node.grad for node in _order(root)}
+    return {labels[id(node)]: node.grad for node in topological_order(root)}
 
 
 def _backward_recursive(root):
@@ -418,19 +445,19 @@ def _backward_recursive(root):
 
 
 def _backward_not_seeded(root):
-    for node in reversed(_order(root)):
+    for node in reversed(topological_order(root)):
         node._backward()
 
 
 def _backward_forward_order(root):
     root.grad = 1.0
-    for node in _order(root):
+    for node in topological_order(root):
         node._backward()
 
 
 def _backward_seeded_with_value(root):
     root.grad = root.data
-    for node in reversed(_order(root)):
+    for node in reversed(topological_order(root)):
         node._backward()
 
 
@@ -440,7 +467,7 @@ def _backward_root_only(root):
 
 
 @exercise(
-    "backward", points=2, call=_call_backward,
+    "backward", points=2, implemented_by=("cnnlab.autograd.Tensor.backward",), call=_call_backward,
     cases=[_order_case(note, expr, **values) for note, expr, values in _GRAPHS],
     mistakes=[
         Mistake("recursion that double-counts shared nodes: a node reached along two paths runs its "

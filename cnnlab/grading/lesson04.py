@@ -14,6 +14,7 @@ import numpy as np
 
 from .. import conv
 from .core import Case, Mistake, call_forward, exercise, normal
+from .naive import conv2d_forward_naive
 
 # --- conv_output_size ---------------------------------------------------------------------------
 
@@ -47,7 +48,7 @@ def _raising(formula):
 
 
 @exercise(
-    "conv_output_size", points=1,
+    "conv_output_size", points=1, implemented_by=("cnnlab.conv.conv_output_size",),
     cases=[
         Case(n=32, k=5, stride=1, pad=0),
         Case("stride 2 covers a padded 7x7 input", n=7, k=3, stride=2, pad=1),
@@ -89,7 +90,7 @@ def _conv_output_size(n, k, stride=1, pad=0):
 
 
 @exercise(
-    "covers_input", points=1,
+    "covers_input", points=1, implemented_by=("cnnlab.conv.arithmetic",),
     cases=[
         Case("7x7, 3x3, stride 2, pad 1: windows end at the last padded column", n=7, k=3, stride=2, pad=1),
         Case("8x8, 3x3, stride 2, pad 1: one column left over", n=8, k=3, stride=2, pad=1),
@@ -128,7 +129,7 @@ def _covers_input(n, k, stride, pad):
 
 
 @exercise(
-    "pad2d", points=1, dtype="exact",
+    "pad2d", points=1, implemented_by=("cnnlab.conv.pad2d",), dtype="exact",
     cases=[
         Case(x=normal(2, 3, 4, 5), pad=1),
         Case("pad 2, one sample, one channel", x=normal(1, 1, 3, 3), pad=2),
@@ -165,59 +166,39 @@ def _pad2d(x, pad):
 # --- conv2d_forward_naive -------------------------------------------------------------------------
 
 
-def _windows_loop(x, w, b, stride, pad, combine):
-    """Mistake models share this loop; ``combine(window, w, b, f)`` is the (wrong) value of one output."""
-    N, C, H, W = x.shape
-    F, _, kh, kw = w.shape
-    xp = conv.pad2d(x, pad)
-    Ho = (H + 2 * pad - kh) // stride + 1
-    Wo = (W + 2 * pad - kw) // stride + 1
-    out = np.zeros((N, F, Ho, Wo), dtype=x.dtype)
-    for n in range(N):
-        for f in range(F):
-            for i in range(Ho):
-                for j in range(Wo):
-                    window = xp[n, :, i * stride:i * stride + kh, j * stride:j * stride + kw]
-                    out[n, f, i, j] = combine(window, w, b, f, (i, j, stride, xp[n], kh, kw))
-    return out, None
-
+# The mistakes are the loops of .naive (stride ignored) or the right loops on other inputs.
 
 def _flipped(x, w, b, stride=1, pad=0):
-    return _windows_loop(x, w, b, stride, pad,
-                         lambda win, w, b, f, _: (win * w[f, :, ::-1, ::-1]).sum() + b[f])
+    return conv2d_forward_naive(x, w[:, :, ::-1, ::-1], b, stride, pad)
 
 
 def _bias_in_sum(x, w, b, stride=1, pad=0):
-    return _windows_loop(x, w, b, stride, pad, lambda win, w, b, f, _: (win * w[f] + b[f]).sum())
+    """b[f] added to each of the C*kh*kw products of the window."""
+    return conv2d_forward_naive(x, w, b * w[0].size, stride, pad)
 
 
 def _bias_per_channel(x, w, b, stride=1, pad=0):
-    return _windows_loop(x, w, b, stride, pad,
-                         lambda win, w, b, f, _: ((win * w[f]).sum(axis=(1, 2)) + b[f]).sum())
+    return conv2d_forward_naive(x, w, b * w.shape[1], stride, pad)
 
 
 def _no_bias(x, w, b, stride=1, pad=0):
-    return _windows_loop(x, w, b, stride, pad, lambda win, w, b, f, _: (win * w[f]).sum())
+    return conv2d_forward_naive(x, w, np.zeros_like(b), stride, pad)
 
 
 def _stride_ignored(x, w, b, stride=1, pad=0):
-    def one(win, w, b, f, where):
-        i, j, _, image, kh, kw = where
-        return (image[:, i:i + kh, j:j + kw] * w[f]).sum() + b[f]
-    return _windows_loop(x, w, b, stride, pad, one)
+    return conv2d_forward_naive(x, w, b, stride, pad, ignore_stride=True)
 
 
 def _first_channel(x, w, b, stride=1, pad=0):
-    return _windows_loop(x, w, b, stride, pad, lambda win, w, b, f, _: (win[0] * w[f, 0]).sum() + b[f])
+    return conv2d_forward_naive(x[:, :1], w[:, :1], b, stride, pad)
 
 
 def _last_channel(x, w, b, stride=1, pad=0):
-    return _windows_loop(x, w, b, stride, pad, lambda win, w, b, f, _: (win[-1] * w[f, -1]).sum() + b[f])
+    return conv2d_forward_naive(x[:, -1:], w[:, -1:], b, stride, pad)
 
 
 def _average_channels(x, w, b, stride=1, pad=0):
-    return _windows_loop(x, w, b, stride, pad,
-                         lambda win, w, b, f, _: (win * w[f]).sum() / win.shape[0] + b[f])
+    return conv2d_forward_naive(x, w / w.shape[1], b, stride, pad)
 
 
 def _conv_case(note, x_shape, w_shape, stride, pad, dtype=np.float64):
@@ -230,7 +211,9 @@ _HAND_W = np.array([[[[1.0, 0.0], [0.0, -1.0]]]])  # x[i, j] - x[i+1, j+1] = -5 
 
 
 @exercise(
-    "conv2d_forward_naive", points=3, call=call_forward,
+    "conv2d_forward_naive", points=3,
+        implemented_by=("cnnlab.conv.conv2d_forward", "cnnlab.nn.Conv2d", "cnnlab.autograd.conv2d"),
+        call=call_forward,
     cases=[
         _conv_case("", (2, 3, 5, 5), (4, 3, 3, 3), 1, 0),
         _conv_case("stride 2, pad 1", (2, 3, 7, 7), (2, 3, 3, 3), 2, 1),

@@ -13,6 +13,7 @@ import numpy as np
 
 from .. import conv
 from .core import Case, Mistake, call_backward, exercise, normal
+from .naive import conv2d_backward_naive
 
 # --- conv2d_backward_naive ------------------------------------------------------------------------
 
@@ -23,37 +24,10 @@ def _forward(x, w, b, stride=1, pad=0):
     return out, (x, w, b, stride, pad)
 
 
-def _loops(dout, cache, *, dw_assign=False, dx_assign=False, keep_pad=False, flip=False,
-           ignore_stride=False, last_sample_dw=False):
-    """A loop backward with switches for the usual mistakes (all off: correct)."""
+def _kernel_flipped(dout, cache):
+    """dx computed with w[f, :, ::-1, ::-1] (dw and db do not use w)."""
     x, w, b, stride, pad = cache
-    N, F, Ho, Wo = dout.shape
-    _, C, kh, kw = w.shape
-    xp = conv.pad2d(x, pad)
-    dx_pad = np.zeros_like(xp)
-    dw = np.zeros_like(w)
-    kernel = w[:, :, ::-1, ::-1] if flip else w
-    for n in range(N):
-        if last_sample_dw:
-            dw[...] = 0  # each sample replaces the previous one's dw
-        for f in range(F):
-            for i in range(Ho):
-                for j in range(Wo):
-                    r = i if ignore_stride else i * stride
-                    c = j if ignore_stride else j * stride
-                    g = dout[n, f, i, j]
-                    window = xp[n, :, r:r + kh, c:c + kw]
-                    if dw_assign:
-                        dw[f] = g * window
-                    else:
-                        dw[f] += g * window
-                    if dx_assign:
-                        dx_pad[n, :, r:r + kh, c:c + kw] = g * kernel[f]
-                    else:
-                        dx_pad[n, :, r:r + kh, c:c + kw] += g * kernel[f]
-    db = dout.sum(axis=(0, 2, 3))
-    dx = dx_pad if keep_pad else dx_pad[:, :, pad:pad + x.shape[2], pad:pad + x.shape[3]]
-    return dx, dw, db
+    return conv2d_backward_naive(dout, (x, w[:, :, ::-1, ::-1], b, stride, pad))
 
 
 def _reference_backward(dout, cache):
@@ -84,6 +58,7 @@ _HAND_EXPECTED = (np.array([[[[1.0, 2, 1], [2, 4, 2], [1, 2, 1]]]]),   # windows
 
 @exercise(
     "conv2d_backward_naive", points=3,
+        implemented_by=("cnnlab.conv.conv2d_backward", "cnnlab.nn.Conv2d", "cnnlab.autograd.conv2d"),
     call=call_backward, partners={"forward": _forward}, output_names=("dx", "dw", "db"),
     cases=[
         _backward_case("", (2, 3, 5, 5), (4, 3, 3, 3), 1, 0),
@@ -98,32 +73,32 @@ _HAND_EXPECTED = (np.array([[[[1.0, 2, 1], [2, 4, 2], [1, 2, 1]]]]),   # windows
     mistakes=[
         Mistake("gradient not accumulated over positions: the same weights are used at every output "
                 "position, so dw[f] must add (+=) the contribution of every position, not keep the last one",
-                lambda dout, cache: _loops(dout, cache, dw_assign=True)),
+                lambda dout, cache: conv2d_backward_naive(dout, cache, overwrite_dw=True)),
         Mistake("gradient not accumulated over positions: overlapping windows share input pixels, so dx "
                 "must add (+=) each window's contribution instead of overwriting it",
-                lambda dout, cache: _loops(dout, cache, dx_assign=True)),
+                lambda dout, cache: conv2d_backward_naive(dout, cache, overwrite_dx=True)),
         Mistake("padding not removed from dx: the gradient of the padded input has the padded shape; "
                 "return dx_pad[:, :, pad:pad + H, pad:pad + W]",
-                lambda dout, cache: _loops(dout, cache, keep_pad=True)),
+                lambda dout, cache: conv2d_backward_naive(dout, cache, keep_pad=True)),
         Mistake("db not summed: db[f] is the sum of dout[:, f] over the batch and all positions, "
                 "dout.sum(axis=(0, 2, 3)), shape (F,)",
-                lambda dout, cache: (*_loops(dout, cache)[:2], dout.sum(axis=(2, 3)))),
+                lambda dout, cache: (*conv2d_backward_naive(dout, cache)[:2], dout.sum(axis=(2, 3)))),
         Mistake("db not summed over positions: db[f] adds dout[n, f, i, j] over n, i and j; shape (F,)",
-                lambda dout, cache: (*_loops(dout, cache)[:2], dout.sum(axis=0))),
+                lambda dout, cache: (*conv2d_backward_naive(dout, cache)[:2], dout.sum(axis=0))),
         Mistake("db not summed over the batch: add over every sample n as well as the positions",
-                lambda dout, cache: (*_loops(dout, cache)[:2], dout[-1].sum(axis=(1, 2)))),
+                lambda dout, cache: (*conv2d_backward_naive(dout, cache)[:2], dout[-1].sum(axis=(1, 2)))),
         Mistake("dw not summed over the batch: every sample uses the same filters, so their "
                 "contributions add up (the samples' dw must not replace each other)",
-                lambda dout, cache: _loops(dout, cache, last_sample_dw=True)),
+                lambda dout, cache: conv2d_backward_naive(dout, cache, last_sample_dw=True)),
         Mistake("kernel flipped in dx: in the loop form each window gets dout[n, f, i, j] * w[f], "
                 "the same w as in the forward pass (the flip only appears when dx is written as a "
-                "convolution of dout)", lambda dout, cache: _loops(dout, cache, flip=True)),
+                "convolution of dout)", _kernel_flipped),
         Mistake("stride ignored: output (i, j) read the window at row stride*i, column stride*j, so its "
-                "gradient goes back there", lambda dout, cache: _loops(dout, cache, ignore_stride=True)),
+                "gradient goes back there", lambda dout, cache: conv2d_backward_naive(dout, cache, ignore_stride=True)),
         Mistake("dw and db are sums over the batch, not means: the loss already averages over samples "
                 "(dout carries the 1/N)",
                 lambda dout, cache: (lambda dx, dw, db: (dx, dw / dout.shape[0], db / dout.shape[0]))(
-                    *_loops(dout, cache))),
+                    *conv2d_backward_naive(dout, cache))),
     ],
 )
 def _conv2d_backward_naive(dout, cache):
@@ -154,7 +129,7 @@ _HAND_IM2COL = np.arange(1.0, 10.0).reshape(1, 1, 3, 3)
 
 
 @exercise(
-    "im2col", points=2,
+    "im2col", points=2, implemented_by=("cnnlab.conv.im2col",),
     cases=[
         _im2col_case("", (2, 3, 4, 4), 3, 3, 1, 0),
         Case("worked out by hand: 2x2 windows of 1..9, one per row",

@@ -18,6 +18,12 @@ import numpy as np
 from .. import backend, pooling
 from .compare import difference
 from .core import Case, Draw, Mistake, call_backward, call_forward, exercise, normal
+from .naive import (
+    avgpool2d_backward_naive,
+    avgpool2d_forward_naive,
+    maxpool2d_backward_naive,
+    maxpool2d_forward_naive,
+)
 
 # --- maxpool_forward_naive ------------------------------------------------------------------------
 
@@ -26,23 +32,16 @@ def _out_size(n, size, stride):
     return (n - size) // stride + 1
 
 
-def _pool_loops(x, size, stride, reduce, start=None, ceil=False):
-    """Loop pooling for the mistake models: ``reduce(window)`` per (n, c, i, j) window."""
-    N, C, H, W = x.shape
-    if ceil:  # partial windows at the bottom and right edge
-        Ho, Wo = -(-(H - size) // stride) + 1, -(-(W - size) // stride) + 1
-    else:
-        Ho, Wo = _out_size(H, size, stride), _out_size(W, size, stride)
-    out = np.zeros((N, C, Ho, Wo), dtype=x.dtype)
-    for i in range(Ho):
-        for j in range(Wo):
-            r, c = (i, j) if start == "unstrided" else (i * stride, j * stride)
-            out[:, :, i, j] = reduce(x[:, :, r:r + size, c:c + size])
-    return out, (x, size, stride)
+def _pooled_over_channels(x, size=2, stride=2):
+    """The maximum over the window and over every channel, repeated for each channel."""
+    out, cache = maxpool2d_forward_naive(x.max(axis=1, keepdims=True), size, stride)
+    return np.repeat(out, x.shape[1], axis=1), cache
 
 
 @exercise(
-    "maxpool_forward_naive", points=2, call=call_forward,
+    "maxpool_forward_naive", points=2,
+        implemented_by=("cnnlab.pooling.maxpool2d_forward", "cnnlab.nn.MaxPool2d", "cnnlab.autograd.maxpool2d"),
+        call=call_forward,
     cases=[
         Case(x=normal(2, 3, 4, 4), size=2, stride=2),
         Case("worked out by hand", x=np.array([[[[1.0, 5, 2, 0], [3, 4, 8, 1], [0, 0, -1, -3], [9, 2, -2, -4]]]]),
@@ -58,21 +57,16 @@ def _pool_loops(x, size, stride, reduce, start=None, ceil=False):
     ],
     mistakes=[
         Mistake("stride ignored: output (i, j) is the maximum of the window starting at row stride*i, "
-                "column stride*j", lambda x, size=2, stride=2: _pool_loops(x, size, stride,
-                                                                          lambda w: w.max(axis=(2, 3)), "unstrided")),
+                "column stride*j",
+                lambda x, size=2, stride=2: maxpool2d_forward_naive(x, size, stride, ignore_stride=True)),
         Mistake("the running maximum started at 0: in a window of negative numbers the maximum is "
                 "negative; start from the window's first value (or -inf), or use window.max()",
-                lambda x, size=2, stride=2: _pool_loops(x, size, stride,
-                                                        lambda w: np.maximum(w.max(axis=(2, 3)), 0))),
-        Mistake("that is the average of each window; max-pooling keeps its largest value",
-                lambda x, size=2, stride=2: _pool_loops(x, size, stride, lambda w: w.mean(axis=(2, 3)))),
+                lambda x, size=2, stride=2: (np.maximum(maxpool2d_forward_naive(x, size, stride)[0], 0), None)),
+        Mistake("that is the average of each window; max-pooling keeps its largest value", avgpool2d_forward_naive),
         Mistake("each channel is pooled separately: take the maximum over the window's rows and columns "
-                "only, not over the channels too",
-                lambda x, size=2, stride=2: _pool_loops(
-                    x, size, stride, lambda w: np.broadcast_to(w.max(axis=(1, 2, 3))[:, None], w.shape[:2]))),
+                "only, not over the channels too", _pooled_over_channels),
         Mistake("windows that would run past the edge are dropped: Ho = floor((H - size) / stride) + 1",
-                lambda x, size=2, stride=2: _pool_loops(x, size, stride, lambda w: w.max(axis=(2, 3)),
-                                                        ceil=True)),
+                lambda x, size=2, stride=2: maxpool2d_forward_naive(x, size, stride, ceil=True)),
     ],
 )
 def _maxpool_forward_naive(x, size=2, stride=2):
@@ -83,18 +77,11 @@ def _maxpool_forward_naive(x, size=2, stride=2):
 # --- maxpool_backward_naive -----------------------------------------------------------------------
 
 
-class _Routes(np.ndarray):
-    """The reference dx (ties to the first maximum), carrying what is needed to accept any tie choice."""
-
-    x = size = stride = dout = None
-
-
 def _maxpool_backward_reference(dout, cache):
+    """dx with each window's gradient at its first maximum (as np.argmax picks)."""
     x, size, stride = cache
     _, fast = pooling.maxpool2d_forward(x, size, stride)
-    routes = backend.asnumpy(pooling.maxpool2d_backward(dout, fast)).view(_Routes)
-    routes.x, routes.size, routes.stride, routes.dout = x, size, stride, dout
-    return routes
+    return pooling.maxpool2d_backward(dout, fast)
 
 
 def _plane_explained(x, dout, got, size, stride, tol, budget=200_000):
@@ -151,60 +138,31 @@ def _has_ties(x, size, stride) -> bool:
     return False
 
 
-def _compare_routes(expected, got):
-    """Like :func:`difference`, but on a tie any one of the tied positions may get the gradient."""
-    message = difference(np.asarray(expected), got)
-    if message is None or not isinstance(expected, _Routes) or not backend.is_array(got):
+def _compare_routes(expected, got, inputs):
+    """Like :func:`difference`, but on a tie any one of the tied positions may get the gradient
+    (when ``expected`` is the reference's dx, which sends ties to the first maximum)."""
+    message = difference(expected, got)
+    if message is None or not backend.is_array(got):
         return message
+    x, size, stride, dout = (backend.asnumpy(inputs[k]) if k in ("x", "dout") else inputs[k]
+                             for k in ("x", "size", "stride", "dout"))
+    if not np.array_equal(backend.asnumpy(expected), backend.asnumpy(
+            _maxpool_backward_reference(dout, (x, size, stride)))):
+        return message  # a mistake model's dx: no tie choices to try
     # The expected dx sends ties to the first maximum; say so where that is not the only choice.
     message += " (where a window holds its maximum twice, any one of those positions may get the gradient)" \
-        if _has_ties(backend.asnumpy(expected.x), expected.size, expected.stride) else ""
+        if _has_ties(x, size, stride) else ""
     got = backend.asnumpy(got)
-    if got.shape != expected.shape or got.dtype.kind != "f":
+    if got.shape != x.shape or got.dtype.kind != "f":
         return message
-    x, dout = backend.asnumpy(expected.x), backend.asnumpy(expected.dout)
     eps = max(np.finfo(got.dtype).eps, np.finfo(dout.dtype).eps)
     for n in range(x.shape[0]):
         for c in range(x.shape[1]):
             # A position sums at most a few window gradients: allow rounding on that scale.
             tol = 100 * eps * (1.0 + float(np.abs(dout[n, c]).sum())) + 1e-8
-            if not _plane_explained(x[n, c], dout[n, c], got[n, c], expected.size, expected.stride, tol):
+            if not _plane_explained(x[n, c], dout[n, c], got[n, c], size, stride, tol):
                 return message
     return None
-
-
-def _backward_loops(dout, cache, *, every=False, ties=False, split=False, assign=False,
-                    window_assign=False, swapped=False):
-    """Loop max-pool backward with switches for the usual mistakes (all off: correct)."""
-    x, size, stride = cache
-    N, C, Ho, Wo = dout.shape
-    dx = np.zeros_like(x)
-    for n in range(N):
-        for c in range(C):
-            for i in range(Ho):
-                for j in range(Wo):
-                    r, q = i * stride, j * stride
-                    window = x[n, c, r:r + size, q:q + size]
-                    g = dout[n, c, i, j]
-                    if every:
-                        dx[n, c, r:r + size, q:q + size] += g
-                    elif ties or split:
-                        mask = window == window.max()
-                        dx[n, c, r:r + size, q:q + size] += mask * (g / mask.sum() if split else g)
-                    elif window_assign:
-                        mask = window == window.max()
-                        first = np.zeros_like(mask)
-                        first.flat[np.argmax(window)] = True
-                        dx[n, c, r:r + size, q:q + size] = first * g
-                    else:
-                        a, b = divmod(int(np.argmax(window)), size)
-                        if swapped:
-                            a, b = b, a
-                        if assign:
-                            dx[n, c, r + a, q + b] = g
-                        else:
-                            dx[n, c, r + a, q + b] += g
-    return dx
 
 
 def _pool_case(note, x, size, stride):
@@ -224,6 +182,7 @@ _SHARED[0, 0, 2, 2] = 50.0
 
 @exercise(
     "maxpool_backward_naive", points=3,
+        implemented_by=("cnnlab.pooling.maxpool2d_backward", "cnnlab.nn.MaxPool2d", "cnnlab.autograd.maxpool2d"),
     call=call_backward, partners={"forward": _maxpool_forward_naive}, compare=_compare_routes,
     cases=[
         _pool_case("", normal(2, 3, 4, 4), 2, 2),
@@ -245,22 +204,22 @@ _SHARED[0, 0, 2, 2] = 50.0
     mistakes=[
         Mistake("gradient to every position of the window: only the position that held the maximum "
                 "affected the output, so only it gets dout (the others get 0)",
-                lambda dout, cache: _backward_loops(dout, cache, every=True)),
+                lambda dout, cache: maxpool2d_backward_naive(dout, cache, to_every=True)),
         Mistake("ties sent to several positions: when a window holds its maximum twice, send the whole "
                 "gradient to ONE of them (e.g. the first, as np.argmax picks); `window == window.max()` "
-                "selects all of them", lambda dout, cache: _backward_loops(dout, cache, ties=True)),
+                "selects all of them", lambda dout, cache: maxpool2d_backward_naive(dout, cache, to_all_ties=True)),
         Mistake("ties sent to several positions: splitting dout between the tied maxima is not the rule "
                 "here; the whole gradient goes to one of them",
-                lambda dout, cache: _backward_loops(dout, cache, split=True)),
+                lambda dout, cache: maxpool2d_backward_naive(dout, cache, split_ties=True)),
         Mistake("overlapping windows (stride < size) overwritten instead of accumulated: an input that is "
                 "the maximum of two windows receives both gradients, so use dx[...] += dout[...]",
-                lambda dout, cache: _backward_loops(dout, cache, assign=True)),
+                lambda dout, cache: maxpool2d_backward_naive(dout, cache, overwrite=True)),
         Mistake("overlapping windows (stride < size) overwritten instead of accumulated: assigning a "
                 "whole window (dx[..., window] = mask * g) wipes what an earlier window sent there; add "
-                "instead", lambda dout, cache: _backward_loops(dout, cache, window_assign=True)),
+                "instead", lambda dout, cache: maxpool2d_backward_naive(dout, cache, overwrite_window=True)),
         Mistake("row and column swapped: np.argmax(window) is a flat index, and "
                 "divmod(index, size) gives (row, column) in that order",
-                lambda dout, cache: _backward_loops(dout, cache, swapped=True)),
+                lambda dout, cache: maxpool2d_backward_naive(dout, cache, swap_row_col=True)),
     ],
 )
 def _maxpool_backward_naive(dout, cache):
@@ -279,22 +238,6 @@ def _forward_and_backward(fn, inputs, forward):
     """Both results are checked: ``(out, dx)`` from the student's forward and backward."""
     plain = {k: v for k, v in inputs.items() if k != "dout"}
     return call_forward(forward, plain), call_backward(fn, inputs, forward)
-
-
-def _avg_backward_loops(dout, cache, divisor=None, assign=False):
-    x, size, stride = cache
-    N, C, Ho, Wo = dout.shape
-    dx = np.zeros_like(x)
-    d = size * size if divisor is None else divisor
-    for i in range(Ho):
-        for j in range(Wo):
-            r, q = i * stride, j * stride
-            share = (dout[:, :, i, j] / d)[:, :, None, None]
-            if assign:
-                dx[:, :, r:r + size, q:q + size] = share
-            else:
-                dx[:, :, r:r + size, q:q + size] += share
-    return dx
 
 
 def _scaled(got, expected, factor) -> bool:
@@ -323,6 +266,7 @@ def _avg_case(note, x, size, stride):
 
 @exercise(
     "avgpool_backward", points=2,
+        implemented_by=("cnnlab.pooling.avgpool2d_forward", "cnnlab.pooling.avgpool2d_backward", "cnnlab.nn.AvgPool2d"),
     call=_forward_and_backward, partners={"forward": _avgpool_forward}, output_names=("out", "dx"),
     cases=[
         _avg_case("", normal(2, 3, 4, 4), 2, 2),
@@ -337,12 +281,13 @@ def _avg_case(note, x, size, stride):
     ],
     mistakes=[
         Mistake("not divided by window size in avgpool_backward: each of the size*size inputs of a "
-                "window gets dout / (size*size)", lambda dout, cache: _avg_backward_loops(dout, cache, 1)),
+                "window gets dout / (size*size)",
+                lambda dout, cache: avgpool2d_backward_naive(dout, cache) * cache[1] ** 2),
         Mistake("avgpool_backward divides by size; a size x size window shares its gradient among "
-                "size*size inputs", lambda dout, cache: _avg_backward_loops(dout, cache, cache[1])),
+                "size*size inputs", lambda dout, cache: avgpool2d_backward_naive(dout, cache) * cache[1]),
         Mistake("overlapping windows (stride < size) overwritten instead of accumulated: an input in two "
                 "windows gets a share from each, so add (+=)",
-                lambda dout, cache: _avg_backward_loops(dout, cache, assign=True)),
+                lambda dout, cache: avgpool2d_backward_naive(dout, cache, overwrite=True)),
     ],
     detectors=[_forward_not_divided],
 )

@@ -42,18 +42,28 @@ _FACTS = {
 
 
 def _collect(fn, X, y, batch_size, rng) -> list:
-    """Run ``fn`` once and return its batches as a list of (Xb, yb) NumPy pairs (or fail the case)."""
+    """Run ``fn`` once and return what it yields, as a list (cut off after one item too many)."""
     result = fn(X, y, batch_size, rng)
     name = getattr(fn, "__name__", "minibatches")
     if not isinstance(result, Iterable) or isinstance(result, (np.ndarray, tuple, str, dict)):
         raise CheckFailure(f"{name} must return an iterator of (Xb, yb) pairs (a generator with yield, "
                            f"or a list); got {type(result).__name__}")
-    limit = X.shape[0] + _MARGIN
-    batches = []
+    items = []
     for item in result:
-        if len(batches) == limit:
-            raise CheckFailure(f"{name} yielded more than {limit} batches for {X.shape[0]} samples; "
-                               "does its loop stop after one pass?")
+        items.append(item)
+        if len(items) > X.shape[0] + _MARGIN:
+            break
+    return items
+
+
+def _batches(items, X, y) -> list:
+    """The (Xb, yb) pairs of one call, or a CheckFailure saying what is wrong with them."""
+    limit = X.shape[0] + _MARGIN
+    if len(items) > limit:
+        raise CheckFailure(f"minibatches yielded more than {limit} batches for {X.shape[0]} samples; "
+                           "does its loop stop after one pass?")
+    batches = []
+    for item in items:
         if not (isinstance(item, (tuple, list)) and len(item) == 2):
             raise CheckFailure(f"each batch must be a pair (Xb, yb); got {type(item).__name__}")
         Xb, yb = item
@@ -108,16 +118,30 @@ def _facts(X0, y0, batch_size, first, second, replay, other) -> dict:
 
 
 def _call_minibatches(fn, inputs):
+    """What four calls yield (see :func:`_facts`): plain data, judged by :func:`_summarize`."""
     X, y, batch_size, rng = (inputs[k] for k in ("X", "y", "batch_size", "rng"))
     X0, y0, state = X.copy(), y.copy(), copy.deepcopy(rng)
     first = _collect(fn, X, y, batch_size, rng)  # the case's own arrays: changing them is reported
     # Later calls get fresh copies, so a function that shuffles X in place is judged on what
     # one call does, not on the damage of the calls before it.
-    second = _collect(fn, X0.copy(), y0.copy(), batch_size, rng)  # the same generator, drawn from again
-    replay = _collect(fn, X0.copy(), y0.copy(), batch_size, copy.deepcopy(state))
-    other = _collect(fn, X0.copy(), y0.copy(), batch_size, np.random.default_rng(12345))
-    facts = _facts(X0, y0, batch_size, first, second, replay, other)
-    facts["_model"] = getattr(fn, "_mistake_model", False)
+    return {
+        "first": first,
+        "second": _collect(fn, X0.copy(), y0.copy(), batch_size, rng),  # the same generator, drawn from again
+        "replay": _collect(fn, X0.copy(), y0.copy(), batch_size, copy.deepcopy(state)),
+        "other": _collect(fn, X0.copy(), y0.copy(), batch_size, np.random.default_rng(12345)),
+        "model": bool(getattr(fn, "_mistake_model", False)),
+    }
+
+
+def _summarize(inputs, raw) -> dict:
+    """The facts of four calls' batches (see :func:`_facts`), on the grader's side."""
+    X0, y0 = inputs["X"], inputs["y"]
+    keys = ("first", "second", "replay", "other")
+    if not (isinstance(raw, dict) and all(isinstance(raw.get(key), list) for key in keys)):
+        raise CheckFailure("the batches of the four calls did not come back")
+    calls = {key: _batches(raw[key], X0, y0) for key in keys}
+    facts = _facts(X0, y0, inputs["batch_size"], calls["first"], calls["second"], calls["replay"], calls["other"])
+    facts["_model"] = raw.get("model") is True
     return facts
 
 
@@ -127,7 +151,7 @@ def _model(fn):
     return fn
 
 
-def _compare_facts(expected, got):
+def _compare_facts(expected, got, inputs):
     """None when every judged fact agrees; otherwise one message per fact that does not.
 
     When ``expected`` comes from a mistake model that behaves correctly on this case (dropping
@@ -202,7 +226,9 @@ def _case(note, n, batch_size, shape=(3,), seed=0):
 
 
 @exercise(
-    "minibatches", points=2, call=_call_minibatches, compare=_compare_facts,
+    "minibatches", points=2,
+        implemented_by=("cnnlab.data.batches",),
+        call=_call_minibatches, summarize=_summarize, compare=_compare_facts,
     cases=[
         _case("10 = 3 + 3 + 3 + 1: the last batch is partial", 10, 3),
         _case("images (N, C, H, W); 20 = 4 batches of 5", 20, 5, shape=(1, 4, 4), seed=1),
@@ -237,7 +263,7 @@ def _minibatches(X, y, batch_size, rng):
 # --- sgd_step ---------------------------------------------------------------------------------------
 
 @exercise(
-    "sgd_step", points=1, dtype="exact",
+    "sgd_step", points=1, implemented_by=("cnnlab.optim.SGD",), dtype="exact",
     cases=[
         Case("by hand: (1, 2) - 0.1 (0.5, -1) = (0.95, 2.1)", w=np.array([1.0, 2.0]),
              grad=np.array([0.5, -1.0]), lr=0.1, expected=np.array([0.95, 2.1])),

@@ -29,7 +29,7 @@ def _step_case(note, shape, lr, mu, dtype=np.float64):
 
 
 @exercise(
-    "momentum_step", points=1, dtype="exact", output_names=("w", "v"),
+    "momentum_step", points=1, implemented_by=("cnnlab.optim.SGD",), dtype="exact", output_names=("w", "v"),
     cases=[
         Case("by hand: v = 0.9 (0.5, 0) - 0.1 (2, -4) = (0.25, 0.4); w = (1, -2) + v = (1.25, -1.6)",
              w=np.array([1.0, -2.0]), v=np.array([0.5, 0.0]), grad=np.array([2.0, -4.0]), lr=0.1, mu=0.9,
@@ -118,7 +118,7 @@ def _mu_case(t, mu_max, expected=None):
 
 
 @exercise(
-    "sutskever_mu", points=1, rtol=1e-9,
+    "sutskever_mu", points=1, implemented_by=("cnnlab.optim.sutskever_momentum",), rtol=1e-9,
     cases=[
         _mu_case(0, 0.99, 0.5),
         _mu_case(249, 0.99, 0.5),

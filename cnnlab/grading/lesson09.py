@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..widgets.weight_decay import penalty
+from .. import functional as F
 from .core import Case, Draw, Mistake, exercise, normal
 
 # --- weight_decay_step ----------------------------------------------------------------------------
@@ -22,7 +22,7 @@ def _step_case(note, shape, lr, decay, dtype=np.float64):
 
 
 @exercise(
-    "weight_decay_step", points=1, dtype="exact",
+    "weight_decay_step", points=1, implemented_by=("cnnlab.optim.SGD",), dtype="exact",
     cases=[
         Case("by hand: (2, -1) - 0.1 ((1, 1) + 0.5 (2, -1)) = (1.8, -1.05)", w=np.array([2.0, -1.0]),
              grad=np.array([1.0, 1.0]), lr=0.1, decay=0.5, expected=np.array([1.8, -1.05])),
@@ -59,7 +59,9 @@ def _weights(*shapes, dtype=np.float64):
 
 
 @exercise(
-    "l2_penalty", points=2, rtol=1e-5, dtype="exact", output_names=("value", "grads"),
+    "l2_penalty", points=2,
+        implemented_by=("cnnlab.functional.l2_penalty",),
+        rtol=1e-5, dtype="exact", output_names=("value", "grads"),
     cases=[
         Case("by hand: 0.1/2 (1 + 4 + 9) = 0.7; grads 0.1 W", weights=[np.array([1.0, 2.0]), np.array([[3.0]])],
              lam=0.1, expected=(0.7, [np.array([0.1, 0.2]), np.array([[0.3]])])),
@@ -88,4 +90,4 @@ def _weights(*shapes, dtype=np.float64):
     ],
 )
 def _l2_penalty(weights, lam):
-    return penalty(weights, lam)
+    return F.l2_penalty(weights, lam)

@@ -32,7 +32,7 @@ def _over_epochs(fn, inputs):
     return pairs
 
 
-def _compare_schedules(expected, got):
+def _compare_schedules(expected, got, inputs):
     """Compare two lists of ``(epoch, rate)`` pairs; the message names the first wrong epoch.
 
     The tolerance is relative only: rates of 1e-7 are common late in a schedule, and an
@@ -70,7 +70,9 @@ def _step_case(note, lr0, epochs, step_size, gamma, expected=None):
 
 
 @exercise(
-    "step_decay", points=1, call=_over_epochs, compare=_compare_schedules,
+    "step_decay", points=1,
+        implemented_by=("cnnlab.optim.StepLR",),
+        call=_over_epochs, compare=_compare_schedules,
     cases=[
         _step_case("worked out by hand: three epochs at each rate, halving in between", 0.1,
                    range(10), 3, 0.5,
@@ -124,7 +126,9 @@ def _exp_case(note, lr0, epochs, k, expected=None):
 
 
 @exercise(
-    "exponential_decay", points=1, call=_over_epochs, compare=_compare_schedules,
+    "exponential_decay", points=1,
+        implemented_by=("cnnlab.optim.ExponentialLR",),
+        call=_over_epochs, compare=_compare_schedules,
     cases=[
         _exp_case("worked out by hand: k = ln 2 halves the rate every epoch", 0.2, range(5), math.log(2),
                   expected=[0.2, 0.1, 0.05, 0.025, 0.0125]),

@@ -76,22 +76,36 @@ def _output(fn, x, keep, train, rng, inverted):
     name = getattr(fn, "__name__", "dropout_forward")
     if not (isinstance(result, (tuple, list)) and len(result) == 2):
         raise CheckFailure(f"{name} must return a pair (out, cache); got a {type(result).__name__}")
-    out, cache = result
-    if not backend.is_array(out):
-        raise CheckFailure(f"{name}: out must be an array shaped like x {tuple(x.shape)}; "
-                           f"got a {type(out).__name__}")
-    if tuple(out.shape) != tuple(x.shape):
-        raise CheckFailure(f"{name}: out must have x's shape {tuple(x.shape)}; got {tuple(out.shape)}")
-    return out, cache
+    return result
 
 
-def _forward_report(fn, inputs):
-    """What a dropout forward does on these inputs, item by item (see the module docstring)."""
+def _array_like(value, what: str, like: str, shape) -> np.ndarray:
+    """``value`` if it is an array shaped like the input ``like``; else a CheckFailure."""
+    if not backend.is_array(value):
+        raise CheckFailure(f"{what} must be an array shaped like {like} {tuple(shape)}; got a {type(value).__name__}")
+    if tuple(value.shape) != tuple(shape):
+        raise CheckFailure(f"{what} must have {like}'s shape {tuple(shape)}; got {tuple(value.shape)}")
+    return value
+
+
+def _call_forward(fn, inputs):
+    """Three calls of a dropout forward: first, again from the same generator state, and a later
+    call from the state after the first (plain data, judged by :func:`_forward_report`)."""
     x, keep, train, rng, inverted = (inputs[k] for k in ("x", "keep", "train", "rng", "inverted"))
     fresh = copy.deepcopy(rng)  # the generator's state before the first call
     out, _ = _output(fn, x, keep, train, rng, inverted)
     again, _ = _output(fn, x, keep, train, fresh, inverted)  # the same state once more
     later, _ = _output(fn, x, keep, train, rng, inverted)  # the state after the first call
+    return {"out": out, "again": again, "later": later}
+
+
+def _forward_report(inputs, raw):
+    """What a dropout forward did on these inputs, item by item (see the module docstring)."""
+    x, keep, train = inputs["x"], inputs["keep"], inputs["train"]
+    if not isinstance(raw, dict):
+        raise CheckFailure("the forward's outputs did not come back")
+    out, again, later = (_array_like(raw.get(k), "dropout_forward: out", "x", x.shape)
+                         for k in ("out", "again", "later"))
     xs, o = _host(x), _host(out)
     rtol = _rtol(x, out)
     report = {"dtype of out": str(out.dtype)}
@@ -117,7 +131,7 @@ def _forward_report(fn, inputs):
     return report
 
 
-def _compare_reports(expected: dict, got: dict):
+def _compare_reports(expected: dict, got: dict, inputs):
     """One clause per item of the report that differs: ``item: got ... (expected ...)``."""
     wrong = [f"{key}: {got.get(key, 'not measured')} (expected {value})"
              for key, value in expected.items() if got.get(key) != value]
@@ -174,7 +188,9 @@ def _batch_mask(rng, shape, keep):
 
 
 @exercise(
-    "dropout_forward", points=2, call=_forward_report, compare=_compare_reports,
+    "dropout_forward", points=2,
+        implemented_by=("cnnlab.functional.dropout_forward", "cnnlab.nn.Dropout"),
+        call=_call_forward, summarize=_forward_report, compare=_compare_reports,
     cases=[
         _forward_case("training, keep 0.8: a large batch, so the fraction kept is measured well",
                       normal(200, 500), 0.8, True, True),
@@ -242,19 +258,22 @@ def _dropout_forward(x, keep, train, rng, inverted=True):
 
 # --- dropout_backward -----------------------------------------------------------------------------
 
-def _backward_report(fn, inputs, forward):
-    """What a dropout backward does after the given forward (see the module docstring)."""
+def _call_backward(fn, inputs, forward):
+    """The given forward's output and the backward's dx after it (plain data, judged by
+    :func:`_backward_report`)."""
     inputs = dict(inputs)
     dout = inputs.pop("dout")
-    x = inputs["x"]
     out, cache = _output(forward, *inputs.values())
-    dx = fn(dout, cache)
-    name = getattr(fn, "__name__", "dropout_backward")
-    if not backend.is_array(dx):
-        raise CheckFailure(f"{name} must return dx, an array shaped like dout {tuple(dout.shape)}; "
-                           f"got a {type(dx).__name__}")
-    if tuple(dx.shape) != tuple(dout.shape):
-        raise CheckFailure(f"{name}: dx must have dout's shape {tuple(dout.shape)}; got {tuple(dx.shape)}")
+    return {"out": out, "dx": fn(dout, cache)}
+
+
+def _backward_report(inputs, raw):
+    """What a dropout backward did after the given forward (see the module docstring)."""
+    x, dout = inputs["x"], inputs["dout"]
+    if not isinstance(raw, dict):
+        raise CheckFailure("the backward's result did not come back")
+    out = _array_like(raw.get("out"), "dropout_forward: out", "x", x.shape)
+    dx = _array_like(raw.get("dx"), "dropout_backward: dx", "dout", dout.shape)
     g, d, o = _host(dx), _host(dout), _host(out)
     scale = o / _host(x)  # what the forward multiplied each unit by (x is never 0 here)
     kept = o != 0
@@ -299,7 +318,9 @@ def _unscaled(dout, cache):
 
 
 @exercise(
-    "dropout_backward", points=1, call=_backward_report, compare=_compare_reports,
+    "dropout_backward", points=1,
+        implemented_by=("cnnlab.functional.dropout_backward", "cnnlab.nn.Dropout"),
+        call=_call_backward, summarize=_backward_report, compare=_compare_reports,
     partners={"forward": F.dropout_forward},
     cases=[
         _backward_case("training, inverted, keep 0.8", (40, 100), 0.8, True, True),

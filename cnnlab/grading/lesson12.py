@@ -18,13 +18,17 @@
 from __future__ import annotations
 
 import copy
+import os
+import resource
+import subprocess
+import sys
 
 import numpy as np
 
 from .. import backend, nn
 from .. import data as _data
 from .. import train as _train
-from ..widgets import training_knobs as _knobs
+from . import plain
 from .compare import difference
 from .core import (
     Case,
@@ -53,7 +57,7 @@ class _Report:
         return f"_Report({sorted(self.problems)})"
 
 
-def _compare_reports(expected, got):
+def _compare_reports(expected, got, inputs):
     if not isinstance(got, _Report):  # the call hook always returns one; be safe anyway
         return f"unexpected result {type(got).__name__}"
     if set(expected.problems) == set(got.problems):
@@ -164,12 +168,19 @@ def _split_report(inputs, result, again) -> _Report:
     return _Report(problems)
 
 
-def _call_split(fn, inputs):
-    # Copies first: the report must see the inputs as they were, whatever the function does to them.
-    original, second = _seeded(inputs), _seeded(inputs)
-    result = fn(*inputs.values())
-    again = fn(*second.values())
-    return _split_report(original, result, again)
+def _twice(fn, inputs):
+    """Two calls from identically seeded inputs: ``{"result": ..., "again": ...}``."""
+    second = _seeded(inputs)
+    return {"result": fn(*inputs.values()), "again": fn(*second.values())}
+
+
+def _pair_of_calls(report):
+    """A ``summarize`` hook: ``report(inputs, result, again)`` on the two calls of :func:`_twice`."""
+    def summarize(inputs, raw):
+        if not (isinstance(raw, dict) and "result" in raw):
+            raise CheckFailure("the results of the two calls did not come back")
+        return report(inputs, raw["result"], raw.get("again"))
+    return summarize
 
 
 def _split_in_order(X, y, fractions, rng):
@@ -207,7 +218,9 @@ def _split_global_random(X, y, fractions, rng):
 
 
 @exercise(
-    "split_data", points=2, call=_call_split, compare=_compare_reports,
+    "split_data", points=2,
+        implemented_by=("cnnlab.data.split",),
+        call=_twice, summarize=_pair_of_calls(_split_report), compare=_compare_reports,
     cases=[
         Case("3 classes of 100, shuffled labels", make=_split_inputs([100, 100, 100], (0.6, 0.2, 0.2))),
         Case("stored sorted by class, like mnist5k", make=_split_inputs([30] * 10, (0.8, 0.1, 0.1), sort=True)),
@@ -243,7 +256,7 @@ def _shifted(shape, shifts, dtype=np.float64):
 
 
 @exercise(
-    "normalize", points=1,
+    "normalize", points=1, implemented_by=("cnnlab.data.normalize",),
     cases=[
         Case("three channels, validation and test sets",
              X_train=_shifted((20, 3, 4, 4), (0.0, 2.0, -1.0)), X_val=_shifted((6, 3, 4, 4), (0.5, 1.0, 0.0)),
@@ -371,13 +384,6 @@ def _crop_report(inputs, out, again) -> _Report:
     return _Report(problems)
 
 
-def _call_crop(fn, inputs):
-    original, second = _seeded(inputs), _seeded(inputs)
-    out = fn(*inputs.values())
-    again = fn(*second.values())
-    return _crop_report(original, out, again)
-
-
 def _pad(x, pad):
     return np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
 
@@ -421,7 +427,9 @@ def _crop_global_random(x, size, pad, rng):
 
 
 @exercise(
-    "random_crop", points=2, call=_call_crop, compare=_compare_reports,
+    "random_crop", points=2,
+        implemented_by=("cnnlab.data.random_crop",),
+        call=_twice, summarize=_pair_of_calls(_crop_report), compare=_compare_reports,
     cases=[
         Case("28 -> 28 with pad 2 in miniature: 8x8 crops of 8x8 images padded by 2",
              make=_crop_inputs((64, 1, 8, 8), 8, 2, np.float32)),
@@ -512,8 +520,14 @@ PASS_MARK = 0.88
 
 #: Training images, epochs and test images of the check, in fast mode and otherwise.
 CHECK_SIZES = {True: (4000, 1, 1000), False: (12000, 2, 10000)}
-_CHECK_RECIPE = _knobs.RECIPE.replace(batch_size=32, step_size=0, patience=0, crop_pad=0)
+#: The largest network the check trains (parameters).
+MAX_PARAMETERS = 200_000
+#: ``cnnlab grade`` sets this to ``(seconds, MiB)``: the grader then trains a submitted network
+#: in a child process with these limits instead of in its own process (and prints nothing).
+CHILD_LIMITS: tuple | None = None
+_CHECK_RECIPE = _train.RECIPE.replace(batch_size=32, step_size=0, patience=0, crop_pad=0)
 _CHECK_DATA = {}
+_INPUT = (2, 1, 28, 28)  # the batch whose scores must have shape (2, 10)
 
 
 def _check_data(fast: bool):
@@ -528,6 +542,80 @@ def _check_data(fast: bool):
     return _CHECK_DATA[fast]
 
 
+# A network travels as a list of layer specs ``[kind, {argument: value}]``: the grader rebuilds
+# and trains it itself, so nothing the submission's kernel reports about accuracy counts.
+_LAYERS = {
+    "Conv2d": ("in_channels", "out_channels", "kernel_size", "stride", "pad", "dtype"),
+    "Linear": ("in_features", "out_features", "dtype"),
+    "ReLU": (), "Flatten": (),
+    "MaxPool2d": ("size", "stride"), "AvgPool2d": ("size", "stride"),
+    "Dropout": ("keep", "inverted"),
+}
+
+
+def _leaves(module) -> list:
+    """The cnnlab layers of ``module`` in the order they were registered (Sequentials and other
+    containers opened), or a CheckFailure naming a layer the check cannot rebuild."""
+    kind = type(module).__name__
+    if kind in _LAYERS and type(module) is getattr(nn, kind):
+        return [module]
+    if module._parameters:
+        raise CheckFailure(f"the check rebuilds your network from cnnlab.nn layers ({', '.join(_LAYERS)}); "
+                           f"{kind} holds parameters of its own")
+    if not module.children():
+        raise CheckFailure(f"the check rebuilds your network from cnnlab.nn layers ({', '.join(_LAYERS)}); "
+                           f"{kind} is none of them")
+    return [leaf for child in module.children() for leaf in _leaves(child)]
+
+
+def _spec(model) -> list:
+    """The network as layer specs. A Module of its own counts when its forward applies its
+    layers one after the other, in the order it created them (checked on a batch)."""
+    leaves = _leaves(model)
+    if not isinstance(model, nn.Sequential) or any(isinstance(c, nn.Sequential) for c in model.children()):
+        x = backend.xp.asarray(np.random.default_rng(0).standard_normal(_INPUT).astype(np.float32))
+        chain = nn.Sequential(*leaves)  # the same layer objects, so the same weights
+        model.eval()
+        try:
+            same = np.allclose(backend.asnumpy(model(x)), backend.asnumpy(chain(x)), rtol=1e-5, atol=1e-6)
+        except (TypeError, ValueError):
+            same = False
+        finally:
+            model.train()
+        if not same:
+            raise CheckFailure("the check rebuilds your network as a chain of its cnnlab.nn layers, in the order "
+                               "you created them, but your forward computes something else; build the network "
+                               "as cl.nn.Sequential(...)")
+    specs = []
+    for layer in leaves:
+        kind = type(layer).__name__
+        specs.append([kind, {name: str(layer.weight.dtype) if name == "dtype" else getattr(layer, name)
+                             for name in _LAYERS[kind]}])
+    return specs
+
+
+def _from_spec(spec) -> nn.Sequential:
+    """The network of a spec list, built with cnnlab's generator as it is (seed it first)."""
+    if not (isinstance(spec, list) and 0 < len(spec) <= 100):
+        raise CheckFailure("the network did not come back as a list of layers")
+    layers = []
+    for item in spec:
+        if not (isinstance(item, (list, tuple)) and len(item) == 2 and item[0] in _LAYERS
+                and isinstance(item[1], dict) and set(item[1]) == set(_LAYERS[item[0]])):
+            raise CheckFailure("the network's layers could not be read")
+        kind, args = item
+        if "dtype" in args and args["dtype"] not in ("float32", "float64"):
+            raise CheckFailure(f"layer dtype {args['dtype']!r}: use float32 (the default)")
+        try:
+            layers.append(getattr(nn, kind)(**args))
+        except (TypeError, ValueError) as err:
+            raise CheckFailure(f"{kind} could not be built: {err}") from None
+        if sum(int(p.data.size) for layer in layers for p in layer.parameters()) > MAX_PARAMETERS:
+            raise CheckFailure(f"the network has more than {MAX_PARAMETERS:,} parameters, the most this "
+                               "check trains; use fewer or smaller layers")
+    return nn.Sequential(*layers)
+
+
 def _build(build_model):
     """The student's network, or a CheckFailure saying what build_model returned instead."""
     model = build_model()
@@ -539,36 +627,88 @@ def _build(build_model):
     return model
 
 
-def _scores_shape(model, X):
+def _scores_shape(model, dtype=np.float32):
     model.eval()
     try:
-        out = model(backend.asarray(X[:2]))
+        out = model(backend.xp.zeros(_INPUT, dtype=dtype))
     finally:
         model.train()
     return tuple(int(d) for d in out.shape)
 
 
 def _call_train(fn, inputs):
-    fast = _knobs.fast_mode()
-    (X, y), (X_test, y_test) = _check_data(fast)
-    # cnnlab's generator seeded while the network is built and trained, so its initial weights
-    # (and dropout masks drawn from the shared generator) repeat; the student's comes back after.
+    """The student's network as layer specs, after running it once on a batch of two images
+    (so that a network that cannot run fails with its own error, which the hints explain)."""
     with backend.seeded(0):
         model = _build(fn)
-        shape = _scores_shape(model, X)
-        if inputs["stage"] == "shape":
-            return shape
-        if shape != (2, 10):
-            raise CheckFailure(f"not trained: the scores must have shape (B, 10) first; got {shape} for B = 2")
-        n_train, epochs, n_test = CHECK_SIZES[fast]
-        _knobs.fit_recipe(model, (X, y), None, _CHECK_RECIPE.replace(epochs=epochs), rng=0)
-        _, accuracy = _train.evaluate(model, X_test, y_test)
-    print(f"  trained {epochs} epoch(s) on {n_train:,} MNIST images: accuracy {accuracy:.3f} "
-          f"on {n_test:,} test images (pass mark {PASS_MARK})")
+        _scores_shape(model)
+        return _spec(model)
+
+
+def _train_view(inputs, spec):
+    """What the check measures of a network (on the grader's side): the shape of its scores,
+    or its test accuracy after training with the fixed recipe."""
+    with backend.seeded(0):
+        model = _from_spec(spec)
+        try:
+            shape = _scores_shape(model)
+        except (TypeError, ValueError) as err:
+            raise CheckFailure(f"your network raised {type(err).__name__}: {err}") from None
+    if inputs["stage"] == "has_conv":
+        return any(kind == "Conv2d" for kind, _ in spec)
+    if inputs["stage"] == "shape":
+        return shape
+    if shape != (2, 10):
+        raise CheckFailure(f"not trained: the scores must have shape (B, 10) first; got {shape} for B = 2")
+    fast = bool(inputs["fast"])
+    accuracy = _accuracy_in_child(spec, fast) if CHILD_LIMITS else _accuracy(spec, fast)
+    n_train, epochs, n_test = CHECK_SIZES[fast]
+    if CHILD_LIMITS is None:  # in a notebook: show what was measured; the grader prints nothing
+        print(f"  trained {epochs} epoch(s) on {n_train:,} MNIST images: accuracy {accuracy:.3f} "
+              f"on {n_test:,} test images (pass mark {PASS_MARK})")
     return round(accuracy, 4)
 
 
-def _compare_train(expected, got):
+def _accuracy(spec, fast: bool) -> float:
+    """Build the network of ``spec`` with cnnlab's generator seeded, train it, test it."""
+    (X, y), (X_test, y_test) = _check_data(fast)
+    _, epochs, _ = CHECK_SIZES[fast]
+    # cnnlab's generator seeded while the network is built and trained, so its initial weights
+    # (and dropout masks drawn from the shared generator) repeat; the caller's comes back after.
+    with backend.seeded(0):
+        model = _from_spec(spec)
+        _train.fit_recipe(model, (X, y), None, _CHECK_RECIPE.replace(epochs=epochs), rng=0)
+        _, accuracy = _train.evaluate(model, X_test, y_test)
+    return float(accuracy)
+
+
+def _accuracy_in_child(spec, fast: bool) -> float:
+    """:func:`_accuracy` in a child process bounded by :data:`CHILD_LIMITS` (seconds, MiB)."""
+    seconds, memory_mb = CHILD_LIMITS
+    code = ("import sys; from cnnlab.grading import lesson12, plain; "
+            "spec, fast = plain.unpack(sys.stdin.buffer.read()); "
+            "sys.stdout.buffer.write(plain.pack(lesson12._accuracy(spec, fast)))")
+    try:
+        done = subprocess.run([sys.executable, "-c", code], input=plain.pack([spec, fast]), capture_output=True,
+                              timeout=seconds, preexec_fn=lambda: _limit_memory(memory_mb),
+                              env={**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"})
+    except subprocess.TimeoutExpired:
+        raise CheckFailure(f"training took longer than {seconds:g} s, the most the check allows") from None
+    if done.returncode != 0:
+        last = done.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or ["it ended early"]
+        raise CheckFailure(f"training failed: {last[0][:200]}")
+    return float(plain.unpack(done.stdout))
+
+
+def _limit_memory(memory_mb: int) -> None:
+    limit = int(memory_mb) * 2**20
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
+def _compare_train(expected, got, inputs):
+    if isinstance(expected, bool):
+        return None if got is expected else ("the network has no convolution: a convolutional network needs at "
+                                             "least one cl.nn.Conv2d layer")
     if isinstance(expected, tuple) or isinstance(got, tuple):
         return difference(expected, got)
     if got < expected:
@@ -591,11 +731,11 @@ def _dtype_mismatch(inputs, got, expected):
 
 
 register(Exercise(
-    "train_cnn", points=3, call=_call_train, compare=_compare_train,
+    "train_cnn", points=3, call=_call_train, summarize=_train_view, compare=_compare_train,
     cases=[
         Case(label="the network maps a batch (2, 1, 28, 28) to scores (2, 10)", stage="shape", expected=(2, 10)),
         Case(label=f"trained with the fixed recipe, accuracy on MNIST test images of at least {PASS_MARK}",
-             stage="train", expected=PASS_MARK),
+             stage="train", fast=Draw(lambda rng: backend.fast_mode()), expected=PASS_MARK),
     ],
     mistakes=[
         Mistake("the network must end with a layer that gives one score per class: "

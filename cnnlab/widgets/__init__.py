@@ -1,7 +1,10 @@
 """Interactive explorers (ipywidgets) for the lessons, one module per topic.
 
-Each module keeps its pure computations apart from the ipywidgets glue, so both can be
-tested. Modules load on first use: ``cl.widgets.conv_explorer``.
+Every explorer is one pattern: its controls and a pure ``draw(**values) -> (figure, html)``
+(each module's :func:`draw`), wired together by :func:`._explore.explore`. So a widget's tests
+call its ``draw``, and the wiring is tested once. Only lessons import these modules; nothing in
+cnnlab does (the computations a check relies on live in the computing modules). Modules load
+on first use: ``cl.widgets.conv_explorer``.
 """
 
 from __future__ import annotations

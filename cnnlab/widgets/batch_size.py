@@ -8,7 +8,8 @@ Two things live here:
   each size and measures ``E ||g_B - grad E||^2`` against the theory ``sigma^2 / |B|``;
 * a small *synthetic* least-squares problem (fit a line ``y = w x + b`` to 64 points) where
   SGD's path can be drawn in the plane of the two parameters: :func:`line_data`,
-  :func:`line_risk`, :func:`sgd_path`, :func:`figure`, and the widget :func:`explorer`::
+  :func:`line_risk`, :func:`sgd_path`, :func:`figure`, and the widget :func:`explorer`, which
+  shows :func:`draw`::
 
     import cnnlab as cl
     bs = cl.widgets.batch_size
@@ -21,14 +22,17 @@ minibatches (:func:`cnnlab.data.batches`). Figures are built without pyplot and 
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from .. import _checks, backend
 from .. import data as _data
 from ..functional import softmax_cross_entropy
+from ._explore import explore
 
 __all__ = [
-    "BATCH_SIZES", "explorer", "figure", "flat_gradient", "gradient_variance", "line_data",
+    "BATCH_SIZES", "draw", "explorer", "figure", "flat_gradient", "gradient_variance", "line_data",
     "line_minimizer", "line_risk", "per_sample_gradients", "sgd_path", "summarize", "variance_figure",
 ]
 
@@ -308,17 +312,21 @@ def figure(batch_size: int = 8, lr: float = 0.1, epochs: int = 5, x=None, y=None
     return fig
 
 
+def draw(batch_size: int, lr: float, epochs: int, x=None, y=None, rng=0):
+    """What the explorer shows for these control values: ``(figure, html)``, :func:`figure` and
+    the line of :func:`summarize`."""
+    return figure(batch_size, lr, epochs, x, y, rng), summarize(batch_size, lr, epochs, x, y, rng)
+
+
 def explorer(batch_size: int = 8, lr: float = 0.1, epochs: int = 5, rng=0):
     """Sliders for the batch size, the learning rate and the number of epochs on the line
-    problem; moving one redraws :func:`figure` and the line of :func:`summarize`.
+    problem; moving one redraws (:func:`draw`).
 
     Returns:
-        an ``ipywidgets.VBox`` with ``.controls`` (dict: ``batch_size``, ``lr``, ``epochs``),
-        ``.image`` (the figure) and ``.text`` (the summary).
+        the ``ipywidgets.VBox`` of :func:`cnnlab.widgets._explore.explore`, with ``.controls``
+        (dict: ``batch_size``, ``lr``, ``epochs``).
     """
     import ipywidgets as widgets
-
-    from ..plot import figure_png
 
     if batch_size not in BATCH_SIZES:
         raise ValueError(f"batch_size must be one of {BATCH_SIZES}; got {batch_size!r}")
@@ -333,17 +341,5 @@ def explorer(batch_size: int = 8, lr: float = 0.1, epochs: int = 5, rng=0):
         "epochs": widgets.IntSlider(value=epochs, min=1, max=20, description="epochs",
                                     continuous_update=False, style=style),
     }
-    image = widgets.Image(format="png", layout=widgets.Layout(max_width="900px"))
-    text = widgets.HTML()
-
-    def redraw(_change=None):
-        b, rate, n_epochs = controls["batch_size"].value, controls["lr"].value, controls["epochs"].value
-        image.value = figure_png(figure(b, rate, n_epochs, x, y, rng))
-        text.value = summarize(b, rate, n_epochs, x, y, rng)
-
-    for control in controls.values():
-        control.observe(redraw, names="value")
-    redraw()
-    box = widgets.VBox([widgets.HBox([controls["batch_size"], controls["lr"], controls["epochs"]]), text, image])
-    box.controls, box.image, box.text = controls, image, text
-    return box
+    return explore(controls, functools.partial(draw, x=x, y=y, rng=rng),
+                   panel=widgets.HBox(list(controls.values())), image_layout={"max_width": "900px"})

@@ -10,14 +10,17 @@
 Each module is drawn as one box with two halves: the forward module on top (takes z_{i-1} and
 w_i, returns z_i) and the backward module below (takes g(z_i), returns g(z_{i-1}) and g(w_i)).
 Step 1..n runs the forward modules left to right; step n+1..2n the backward modules right to
-left. :func:`step_text` says in words what a step does; :func:`stepper` is the ipywidgets glue.
+left. :func:`step_text` says in words what a step does; :func:`stepper` wires :func:`draw` to a slider.
 """
 
 from __future__ import annotations
 
-from .. import _checks
+import functools
 
-__all__ = ["figure", "step_text", "stepper"]
+from .. import _checks
+from ._explore import explore
+
+__all__ = ["draw", "figure", "step_text", "stepper"]
 
 _FORWARD, _BACKWARD, _IDLE = "tab:blue", "tab:red", "0.75"
 _GAP, _LABEL = 3.0, 0.5  # distance between z labels; room left for each label
@@ -122,29 +125,23 @@ def figure(n: int = 3, step: int | None = None):
     return fig
 
 
+def draw(step: int, n: int = 3):
+    """What the stepper shows at this step: ``(figure, html)``, :func:`figure` and
+    :func:`step_text`."""
+    return figure(n, step), step_text(step, n)
+
+
 def stepper(n: int = 3, step: int = 0):
     """A slider over the 2n steps of one forward and backward pass through n modules; moving it
-    redraws :func:`figure` and the :func:`step_text` line.
+    redraws (:func:`draw`).
 
     Returns:
-        an ``ipywidgets.VBox`` with ``.slider``, ``.image`` and ``.text`` attributes.
+        the ``ipywidgets.VBox`` of :func:`cnnlab.widgets._explore.explore`, with ``.controls``
+        (``step``, the slider).
     """
     import ipywidgets as widgets
 
-    from ..plot import figure_png  # imported here: matplotlib loads only when a widget is made
-
     n, step = _check(n, step)
-    slider = widgets.IntSlider(value=step, min=0, max=2 * n, description="step",
-                               continuous_update=False)
-    image = widgets.Image(format="png", layout=widgets.Layout(max_width="760px"))
-    text = widgets.HTML()
-
-    def redraw(_change=None):
-        image.value = figure_png(figure(n, slider.value))
-        text.value = step_text(slider.value, n)
-
-    slider.observe(redraw, names="value")
-    redraw()
-    box = widgets.VBox([slider, text, image])
-    box.slider, box.image, box.text = slider, image, text
-    return box
+    controls = {"step": widgets.IntSlider(value=step, min=0, max=2 * n, description="step",
+                                          continuous_update=False)}
+    return explore(controls, functools.partial(draw, n=n), image_layout={"max_width": "760px"})

@@ -6,33 +6,34 @@ positions ``i*s .. i*s + k - 1``; there are ``floor((n + 2p - k) / s) + 1`` wind
 ``(n + 2p - k) mod s`` positions after the last window are never read (the stride does not
 *cover* the input). The same holds for rows and columns, so the figures draw a square input.
 
-Pure parts (tested without a browser)::
+The arithmetic itself is :func:`cnnlab.conv.arithmetic` (lesson 04 reaches it here too). Pure
+parts (tested without a browser)::
 
     a = arithmetic(7, 3, stride=2, pad=1)       # Arithmetic(out=4, leftover=0, ...)
     describe(a)                                 # the formula filled in, and what is not covered
     fig = draw_windows(7, 3, stride=2, pad=1, highlight=5)
     fig = draw_window_steps(5, 3, stride=2, pad=1)
+    fig, text = draw(7, 3, 2, 1, window=5)      # what the explorer shows
 
 The widget (needs ipywidgets; moving any slider redraws the figure and rewrites the text)::
 
-    explorer = ConvExplorer(n=7, k=3, stride=2, pad=1)
-    explorer                                    # displays in JupyterLab
+    ConvExplorer(n=7, k=3, stride=2, pad=1)     # displays in JupyterLab
 """
 
 from __future__ import annotations
 
 import html
 import math
-from dataclasses import dataclass
 
 from matplotlib.figure import Figure
 
 from .. import _checks
-from ..conv import conv_output_size
-from ..plot import enable_notebook_display, figure_png
+from ..conv import Arithmetic, arithmetic
+from ..plot import enable_notebook_display
+from ._explore import explore
 
-__all__ = ["Arithmetic", "ConvExplorer", "arithmetic", "describe", "draw_window_steps",
-           "draw_windows", "window_starts"]
+__all__ = ["ConvExplorer", "arithmetic", "describe", "draw", "draw_window_steps", "draw_windows",
+           "fit_window_slider"]
 
 enable_notebook_display()  # IPython shows the Figures returned here as images
 
@@ -42,70 +43,6 @@ _INPUT = "#ffffff"      # the real input
 _LEFTOVER = "#f4a582"   # positions no window reads
 _WINDOW = "#2166ac"     # the highlighted window
 _OTHERS = "#92c5de"     # where the other windows start
-
-
-@dataclass(frozen=True)
-class Arithmetic:
-    """Convolution arithmetic along one axis.
-
-    Attributes:
-        n, k, stride, pad: the input size, kernel size, stride and padding.
-        padded: ``n + 2 pad``, the length the window slides over.
-        fits: False when the kernel is larger than the padded input (no window fits).
-        out: ``floor((n + 2 pad - k) / stride) + 1`` windows, the output size (0 if not ``fits``).
-        leftover: positions after the last window that no window reads, ``(n + 2 pad - k) mod stride``.
-        gap: positions skipped between two neighbouring windows, ``max(0, stride - k)``.
-        unread_input: positions of the real input (not padding) that no window reads.
-    """
-
-    n: int
-    k: int
-    stride: int
-    pad: int
-    padded: int
-    fits: bool
-    out: int
-    leftover: int
-    gap: int
-    unread_input: int
-
-    @property
-    def covers(self) -> bool:
-        """True when the last window ends exactly at the end of the padded input."""
-        return self.fits and self.leftover == 0
-
-
-def _validated(n, k, stride, pad) -> tuple[int, int, int, int]:
-    return (_checks.integer(n, "n", minimum=1), _checks.integer(k, "k", minimum=1),
-            _checks.integer(stride, "stride", minimum=1), _checks.integer(pad, "pad", minimum=0))
-
-
-def window_starts(n: int, k: int, stride: int = 1, pad: int = 0) -> list[int]:
-    """Start of every window along one axis, in padded coordinates (0 = first padding cell).
-
-    Returns an empty list when the kernel is larger than the padded input.
-    """
-    a = arithmetic(n, k, stride, pad)
-    return [i * a.stride for i in range(a.out)]
-
-
-def arithmetic(n: int, k: int, stride: int = 1, pad: int = 0) -> Arithmetic:
-    """Everything the explorer shows about one axis: see :class:`Arithmetic`.
-
-    Unlike :func:`cnnlab.conv.conv_output_size` this does not raise when the kernel is larger
-    than the padded input: it reports ``fits=False`` so the explorer can say so.
-    """
-    n, k, stride, pad = _validated(n, k, stride, pad)
-    padded = n + 2 * pad
-    if k > padded:
-        return Arithmetic(n, k, stride, pad, padded, False, 0, 0, 0, n)
-    out = conv_output_size(n, k, stride, pad)
-    read = [False] * padded
-    for start in range(0, stride * out, stride):
-        read[start:start + k] = [True] * k
-    unread_input = sum(not r for r in read[pad:pad + n])
-    return Arithmetic(n, k, stride, pad, padded, True, out,
-                      (padded - k) % stride, max(0, stride - k), unread_input)
 
 
 def _plural(count: int, word: str) -> str:
@@ -276,86 +213,58 @@ def draw_window_steps(n: int, k: int, stride: int = 1, pad: int = 0, max_panels:
 
 # --- the widget -----------------------------------------------------------------------------
 
-
-class _WindowExplorer:
-    """What the convolution and pooling explorers share: a ``window`` slider, picking the window
-    to highlight, whose range follows the other sliders; subclasses define ``_redraw``."""
-
-    _quiet = False  # True while the window slider's range changes
-
-    def _set_window_count(self, count: int, disabled: bool = False) -> None:
-        """Let the window slider pick one of ``count`` windows (at least one), then redraw once."""
-        # Changing max may clamp value, which calls _on_window; hold that redraw until the end.
-        self._quiet = True
-        try:
-            self.window.max = max(count, 1) - 1
-            self.window.disabled = disabled
-        finally:
-            self._quiet = False
-        self._redraw()
-
-    def _on_window(self, change=None) -> None:
-        if not self._quiet:
-            self._redraw()
+_VERDICT_COLOURS = {"ok": "#1a7f37", "does not cover": "#b35900", "does not fit": "#b2182b"}
 
 
-class ConvExplorer(_WindowExplorer):
-    """Sliders for input size, kernel, stride and padding; a figure and a text that follow them.
+def draw(n: int, k: int, stride: int, pad: int, window: int = 0):
+    """What the explorer shows for these control values: ``(figure, html)``, :func:`draw_windows`
+    with window ``window`` highlighted (none when the kernel does not fit) and the lines of
+    :func:`describe`, the first coloured by the verdict."""
+    a = arithmetic(n, k, stride, pad)
+    lines = describe(a)
+    status = "ok" if a.covers else "does not fit" if not a.fits else "does not cover"
+    body = "".join(f"<li>{html.escape(line)}</li>" for line in lines[1:])
+    text = (f"<div style='font-size:13px'><b style='color:{_VERDICT_COLOURS[status]}'>"
+            f"{html.escape(lines[0])}</b><ul>{body}</ul></div>")
+    return draw_windows(n, k, stride, pad, window if a.fits else None), text
 
-    Attributes (for tests and for reuse in other layouts):
-        n, k, stride, pad, window: the IntSliders (``window`` picks the highlighted window).
-        text: HTML widget with the formula filled in and what the windows do not cover.
-        image: Image widget holding the current figure as PNG.
-        figure: the matplotlib Figure behind ``image``.
-        widget: the whole VBox, displayed when the explorer is the value of a cell.
+
+def fit_window_slider(window, a: Arithmetic) -> None:
+    """Let the ``window`` slider pick one of the windows of ``a`` (disabled when none fits); the
+    convolution and pooling explorers adjust it so whenever another slider moves."""
+    window.max = (a.out * a.out if a.fits else 1) - 1
+    window.disabled = not a.fits
+
+
+def _follow_geometry(controls: dict) -> None:
+    """The explorer's ``adjust``: the window slider follows n, k, stride and pad."""
+    a = arithmetic(*(controls[name].value for name in ("n", "k", "stride", "pad")))
+    fit_window_slider(controls["window"], a)
+
+
+def ConvExplorer(n: int = 7, k: int = 3, stride: int = 2, pad: int = 1, max_n: int = 16):
+    """Sliders for input size, kernel, stride and padding, and for the window to highlight;
+    the figure and the text beside the sliders follow them (:func:`draw`).
+
+    Named like a class because lesson 04 makes one; it returns the widget.
+
+    Returns:
+        the ``ipywidgets.VBox`` of :func:`cnnlab.widgets._explore.explore`, with ``.controls``
+        (the IntSliders ``n``, ``k``, ``stride``, ``pad`` and ``window``) and ``.figure``.
     """
+    import ipywidgets as w
 
-    def __init__(self, n: int = 7, k: int = 3, stride: int = 2, pad: int = 1, max_n: int = 16):
-        import ipywidgets as w
+    a = arithmetic(n, k, stride, pad)  # checks the arguments
+    max_n = _checks.integer(max_n, "max_n", minimum=a.n)
+    style = {"description_width": "110px"}
 
-        n, k, stride, pad = _validated(n, k, stride, pad)
-        max_n = _checks.integer(max_n, "max_n", minimum=n)
-        style = {"description_width": "110px"}
+    def slider(value, low, high, label):
+        return w.IntSlider(value=value, min=low, max=high, description=label, style=style,
+                           continuous_update=False)
 
-        def slider(value, low, high, label):
-            return w.IntSlider(value=value, min=low, max=high, description=label, style=style,
-                               continuous_update=False)
-
-        self.n = slider(n, 1, max_n, "input size n")
-        self.k = slider(k, 1, max(7, k), "kernel k")
-        self.stride = slider(stride, 1, max(4, stride), "stride s")
-        self.pad = slider(pad, 0, max(3, pad), "padding p")
-        self.window = slider(0, 0, 0, "window #")
-        self.text = w.HTML()
-        self.image = w.Image(format="png")
-        # One figure, redrawn in place (made without pyplot, so none piles up in its registry).
-        self.figure = Figure(figsize=(7.6, 3.8))
-        controls = w.VBox([self.n, self.k, self.stride, self.pad, self.window])
-        self.widget = w.VBox([w.HBox([controls, self.text]), self.image])
-        self.text.layout.width = "460px"
-        for s in (self.n, self.k, self.stride, self.pad):
-            s.observe(self._on_geometry, names="value")
-        self.window.observe(self._on_window, names="value")
-        self._on_geometry()
-
-    @property
-    def arithmetic(self) -> Arithmetic:
-        return arithmetic(self.n.value, self.k.value, self.stride.value, self.pad.value)
-
-    def _on_geometry(self, change=None) -> None:
-        a = self.arithmetic
-        self._set_window_count(a.out * a.out if a.fits else 1, disabled=not a.fits)
-
-    def _redraw(self) -> None:
-        a = self.arithmetic
-        lines = describe(a)
-        status = ("ok" if a.covers else "does not fit" if not a.fits else "does not cover")
-        colour = {"ok": "#1a7f37", "does not cover": "#b35900", "does not fit": "#b2182b"}[status]
-        body = "".join(f"<li>{html.escape(line)}</li>" for line in lines[1:])
-        self.text.value = (f"<div style='font-size:13px'><b style='color:{colour}'>"
-                           f"{html.escape(lines[0])}</b><ul>{body}</ul></div>")
-        draw_windows(a.n, a.k, a.stride, a.pad, self.window.value if a.fits else None, fig=self.figure)
-        self.image.value = figure_png(self.figure, dpi=72)
-
-    def _repr_mimebundle_(self, **kwargs):
-        return self.widget._repr_mimebundle_(**kwargs)
+    controls = {"n": slider(a.n, 1, max_n, "input size n"), "k": slider(a.k, 1, max(7, a.k), "kernel k"),
+                "stride": slider(a.stride, 1, max(4, a.stride), "stride s"),
+                "pad": slider(a.pad, 0, max(3, a.pad), "padding p"), "window": slider(0, 0, 0, "window #")}
+    box = explore(controls, draw, beside=True, dpi=72, adjust=_follow_geometry)
+    box.text.layout.width = "460px"
+    return box

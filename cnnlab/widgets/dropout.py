@@ -12,7 +12,7 @@ explorer for the keep probability.
     dw.explorer()                                  # a keep slider and a convention switch
 
 The computations are plain functions of NumPy arrays; masks come from ``cl.F.dropout_forward``
-with an explicit generator, so every number is reproducible. :func:`explorer` only wires them
+with an explicit generator, so every number is reproducible. :func:`explorer` wires :func:`draw`
 to ipywidgets.
 """
 
@@ -25,8 +25,9 @@ import numpy as np
 
 from .. import _checks, backend, data
 from .. import functional as F
+from ._explore import explore
 
-__all__ = ["ensemble_average", "explorer", "hidden_activations", "histogram_figure", "mode_stats",
+__all__ = ["draw", "ensemble_average", "explorer", "hidden_activations", "histogram_figure", "mode_stats",
            "softmax"]
 
 # Beyond this many units the 2^n thinned nets are too many to enumerate.
@@ -167,18 +168,24 @@ def ensemble_average(h, W, b, keep: float) -> dict:
 
 # --- the widget ---------------------------------------------------------------------------------
 
+def draw(keep: float, inverted: bool, h=None):
+    """What the explorer shows for these control values: ``(figure, html)``, the
+    :func:`histogram_figure` of the activations ``h`` (default: :func:`hidden_activations`) and
+    the statistics line of :func:`mode_stats`."""
+    h = hidden_activations() if h is None else h
+    keep = round(keep, 4)  # a slider's 0.1 + 0.05 k, not 0.15000000000000002
+    return histogram_figure(h, keep, inverted), _describe(mode_stats(h, keep, inverted), keep, inverted)
+
+
 def explorer(keep: float = 0.5, inverted: bool = True, h=None):
     """A keep-probability slider and a switch between the two conventions; moving either redraws
-    :func:`histogram_figure` and the statistics line for the activations ``h`` (default:
-    :func:`hidden_activations`).
+    (:func:`draw`) for the activations ``h`` (default: :func:`hidden_activations`).
 
     Returns:
-        an ``ipywidgets.VBox`` with ``.controls`` (``keep``, ``inverted``), ``.image`` and
-        ``.text``.
+        the ``ipywidgets.VBox`` of :func:`cnnlab.widgets._explore.explore`, with ``.controls``
+        (``keep``, ``inverted``).
     """
     import ipywidgets as widgets
-
-    from ..plot import figure_png  # imported here: matplotlib loads only when a widget is made
 
     h = hidden_activations() if h is None else h
     style = {"description_width": "initial"}
@@ -190,17 +197,4 @@ def explorer(keep: float = 0.5, inverted: bool = True, h=None):
                                           description="convention", tooltips=["\u00f7 keep in training",
                                                                               "\u00d7 keep at test time"]),
     }
-    image = widgets.Image(format="png", layout=widgets.Layout(max_width="720px"))
-    text = widgets.HTML()
-
-    def redraw(_change=None):
-        p, inv = round(controls["keep"].value, 4), controls["inverted"].value
-        image.value = figure_png(histogram_figure(h, p, inv))
-        text.value = _describe(mode_stats(h, p, inv), p, inv)
-
-    for control in controls.values():
-        control.observe(redraw, names="value")
-    redraw()
-    box = widgets.VBox([controls["keep"], controls["inverted"], text, image])
-    box.controls, box.image, box.text = controls, image, text
-    return box
+    return explore(controls, functools.partial(draw, h=h), image_layout={"max_width": "720px"})

@@ -13,7 +13,7 @@ The rates come from ``cl.optim.StepLR`` and ``cl.optim.ExponentialLR`` themselve
 figures show exactly what training with them does. :func:`digits_run` is the lesson's
 experiment: a linear softmax classifier on the shipped ``digits8x8`` images, trained by
 ``cl.train.fit`` with minibatch SGD, a little weight decay and an optional schedule.
-:func:`explorer` only wires these functions to ipywidgets.
+:func:`explorer` wires :func:`draw` to ipywidgets.
 """
 
 from __future__ import annotations
@@ -23,10 +23,11 @@ import functools
 import numpy as np
 
 from .. import _checks, data, nn, optim, train
-from .learning_rate import TABLE_X, TABLE_Y, gd_path
+from ..examples import TABLE_X, TABLE_Y, gd_path
+from ._explore import explore
 
 __all__ = [
-    "TABLE_X", "TABLE_Y", "digits_data", "digits_run", "explorer", "figure", "online_path", "rates",
+    "TABLE_X", "TABLE_Y", "digits_data", "digits_run", "draw", "explorer", "figure", "online_path", "rates",
     "summarize",
 ]
 
@@ -75,7 +76,7 @@ def online_path(xs, ys, w0: float, epoch_rates) -> np.ndarray:
 
     Returns:
         (len(epoch_rates) * N,) float64 array of w after every update (a diverging run stops
-        early, as in :func:`cnnlab.widgets.learning_rate.gd_path`).
+        early, as in :func:`cnnlab.examples.gd_path`).
     """
     epoch_rates = [float(r) for r in epoch_rates]
     if not epoch_rates:
@@ -171,18 +172,25 @@ def figure(step_size: int = 8, gamma: float = 0.1, lr0: float = 1.0, epochs: int
 
 # --- the widget ---------------------------------------------------------------------------------
 
+def draw(step_size: int, gamma: float, lr0: float = 1.0, epochs: int = 24):
+    """What the explorer shows for these control values: ``(figure, html)``, :func:`figure` and
+    the :func:`summarize` line of the two runs."""
+    gamma = round(gamma, 4)  # a slider's 0.05 k, not 0.15000000000000002
+    line = summarize(digits_run(lr0, "constant", epochs=epochs),
+                     digits_run(lr0, "step", step_size=step_size, gamma=gamma, epochs=epochs))
+    return (figure(step_size, gamma, lr0, epochs),
+            f"<b>lr0 {lr0:g}, step size {step_size}, gamma {gamma:g}</b>: {line}")
+
+
 def explorer(step_size: int = 8, gamma: float = 0.1, lr0: float = 1.0, epochs: int = 24):
     """Sliders for the step size and gamma of step decay; moving one re-trains the decayed run
-    (under a second; the constant-rate run is computed once) and redraws :func:`figure` and
-    the :func:`summarize` line.
+    (under a second; the constant-rate run is computed once) and redraws (:func:`draw`).
 
     Returns:
-        an ``ipywidgets.VBox`` with ``.controls`` (``step_size``, ``gamma``), ``.image`` and
-        ``.text`` (for tests and for wiring to other widgets).
+        the ``ipywidgets.VBox`` of :func:`cnnlab.widgets._explore.explore`, with ``.controls``
+        (``step_size``, ``gamma``).
     """
     import ipywidgets as widgets
-
-    from ..plot import figure_png  # imported here: matplotlib loads only when a widget is made
 
     epochs = _checks.integer(epochs, "epochs", minimum=2)
     style = {"description_width": "initial"}
@@ -192,19 +200,5 @@ def explorer(step_size: int = 8, gamma: float = 0.1, lr0: float = 1.0, epochs: i
         "gamma": widgets.FloatSlider(value=gamma, min=0.05, max=1.0, step=0.05, description="gamma",
                                      readout_format=".2f", continuous_update=False, style=style),
     }
-    image = widgets.Image(format="png", layout=widgets.Layout(max_width="820px"))
-    text = widgets.HTML()
-
-    def redraw(_change=None):
-        size, factor = controls["step_size"].value, round(controls["gamma"].value, 4)
-        image.value = figure_png(figure(size, factor, lr0, epochs))
-        line = summarize(digits_run(lr0, "constant", epochs=epochs),
-                         digits_run(lr0, "step", step_size=size, gamma=factor, epochs=epochs))
-        text.value = f"<b>lr0 {lr0:g}, step size {size}, gamma {factor:g}</b>: {line}"
-
-    for control in controls.values():
-        control.observe(redraw, names="value")
-    redraw()
-    box = widgets.VBox([widgets.HBox([controls["step_size"], controls["gamma"]]), text, image])
-    box.controls, box.image, box.text = controls, image, text
-    return box
+    return explore(controls, functools.partial(draw, lr0=lr0, epochs=epochs),
+                   panel=widgets.HBox(list(controls.values())), image_layout={"max_width": "820px"})

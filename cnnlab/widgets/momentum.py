@@ -24,9 +24,10 @@ import math
 import numpy as np
 
 from .. import _checks
+from ._explore import explore
 
 __all__ = [
-    "CURVATURES", "W0", "best_settings", "ema_path", "explorer", "figure", "gradient", "loss",
+    "CURVATURES", "W0", "best_settings", "draw", "ema_path", "explorer", "figure", "gradient", "loss",
     "schedule_figure", "sgd_path", "summarize",
 ]
 
@@ -236,17 +237,21 @@ def schedule_figure(mu_maxes=(0.9, 0.99, 0.999), t_max: int = 3000, t_long: int 
     return fig
 
 
+def draw(lr: float, mu: float, steps: int, nesterov: bool = False):
+    """What the explorer shows for these control values: ``(figure, html)``, :func:`figure` and
+    the line of :func:`summarize`."""
+    return figure(lr, mu, steps, nesterov=nesterov), summarize(lr, mu, steps)
+
+
 def explorer(lr: float = 0.07, mu: float = 0.6, steps: int = 60):
     """Learning-rate and momentum sliders (and a step count) over the quadratic; moving one
-    redraws :func:`figure` and the line of :func:`summarize`.
+    redraws (:func:`draw`).
 
     Returns:
-        an ``ipywidgets.VBox`` with ``.controls`` (dict: ``lr``, ``mu``, ``steps``, ``nesterov``),
-        ``.image`` (the figure) and ``.text`` (the summary).
+        the ``ipywidgets.VBox`` of :func:`cnnlab.widgets._explore.explore`, with ``.controls``
+        (dict: ``lr``, ``mu``, ``steps``, ``nesterov``).
     """
     import ipywidgets as widgets
-
-    from ..plot import figure_png
 
     style = {"description_width": "initial"}
     controls = {
@@ -258,18 +263,6 @@ def explorer(lr: float = 0.07, mu: float = 0.6, steps: int = 60):
                                    continuous_update=False, style=style),
         "nesterov": widgets.Checkbox(value=False, description="Nesterov"),
     }
-    image = widgets.Image(format="png", layout=widgets.Layout(max_width="950px"))
-    text = widgets.HTML()
-
-    def redraw(_change=None):
-        rate, m, n = controls["lr"].value, controls["mu"].value, controls["steps"].value
-        image.value = figure_png(figure(rate, m, n, nesterov=controls["nesterov"].value))
-        text.value = summarize(rate, m, n)
-
-    for control in controls.values():
-        control.observe(redraw, names="value")
-    redraw()
-    box = widgets.VBox([widgets.HBox([controls["lr"], controls["mu"]]),
-                        widgets.HBox([controls["steps"], controls["nesterov"]]), text, image])
-    box.controls, box.image, box.text = controls, image, text
-    return box
+    panel = widgets.VBox([widgets.HBox([controls["lr"], controls["mu"]]),
+                          widgets.HBox([controls["steps"], controls["nesterov"]])])
+    return explore(controls, draw, panel=panel, image_layout={"max_width": "950px"})

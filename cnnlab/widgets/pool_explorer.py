@@ -12,6 +12,7 @@ Pure parts (tested without a browser)::
     g = gradient_routes(x, size=3, stride=2)               # (8, 8): dL/dx when every dL/d(out) is 1
     describe_pooling(8, 3, 2, "max", g)                    # output size, overlap, who gets gradient
     fig = draw_pooling(x, size=3, stride=2, mode="max", highlight=0)
+    fig, text = draw(x, 3, 2, "max", window=0)             # what the explorer shows
 
 The widget::
 
@@ -20,17 +21,20 @@ The widget::
 
 from __future__ import annotations
 
+import functools
 import html
 
 import numpy as np
 from matplotlib.figure import Figure
 
 from .. import _checks, backend
+from ..conv import arithmetic
+from ..plot import enable_notebook_display
 from ..pooling import avgpool2d_backward, avgpool2d_forward, maxpool2d_backward, maxpool2d_forward
-from .conv_explorer import _WindowExplorer, arithmetic
-from ..plot import enable_notebook_display, figure_png
+from ._explore import explore
+from .conv_explorer import fit_window_slider
 
-__all__ = ["PoolExplorer", "describe_pooling", "draw_pooling", "example_input", "gradient_routes"]
+__all__ = ["PoolExplorer", "describe_pooling", "draw", "draw_pooling", "example_input", "gradient_routes"]
 
 enable_notebook_display()  # IPython shows the Figures returned here as images
 
@@ -204,59 +208,52 @@ def draw_pooling(x, size: int, stride: int, mode: str = "max", highlight: int | 
 # --- the widget -----------------------------------------------------------------------------
 
 
-class PoolExplorer(_WindowExplorer):
-    """Sliders for pool size and stride, a max/avg switch; the figure and the text follow them.
+def draw(x, size: int, stride: int, mode: str, window: int = 0):
+    """What the explorer shows for these control values and the feature map ``x``:
+    ``(figure, html)``, :func:`draw_pooling` with window ``window`` highlighted and the lines of
+    :func:`describe_pooling`."""
+    lines = describe_pooling(x.shape[2], size, stride, mode, gradient_routes(x, size, stride, mode))
+    body = "".join(f"<li>{html.escape(line)}</li>" for line in lines[1:])
+    text = f"<div style='font-size:13px'><b>{html.escape(lines[0])}</b><ul>{body}</ul></div>"
+    return draw_pooling(x, size, stride, mode, window), text
 
-    Attributes:
-        size, stride, window: IntSliders (``window`` picks the highlighted window).
-        mode: ToggleButtons, "max" or "avg".
-        text: HTML widget describing the output size, overlap and gradient routing.
-        image: Image widget with the current figure; ``figure``: the Figure behind it.
-        x: the (1, 1, n, n) feature map being pooled.
-        widget: the whole VBox.
+
+def _follow_geometry(n: int, controls: dict) -> None:
+    """The explorer's ``adjust``: the window slider follows the size and stride on an n x n map."""
+    fit_window_slider(controls["window"], arithmetic(n, controls["size"].value, controls["stride"].value, 0))
+
+
+def PoolExplorer(size: int = 2, stride: int = 2, mode: str = "max", n: int = 8, seed: int = 0):
+    """Sliders for pool size and stride, a max/avg switch, and the window to highlight, over the
+    feature map :func:`example_input` ``(n, seed)``; the figure and the text follow them
+    (:func:`draw`).
+
+    Named like a class because lesson 06 makes one; it returns the widget.
+
+    Returns:
+        the ``ipywidgets.VBox`` of :func:`cnnlab.widgets._explore.explore`, with ``.controls``
+        (the IntSliders ``size``, ``stride`` and ``window``, the ToggleButtons ``mode``) and
+        ``.figure``.
     """
+    import ipywidgets as w
 
-    def __init__(self, size: int = 2, stride: int = 2, mode: str = "max", n: int = 8, seed: int = 0):
-        import ipywidgets as w
-
-        n = _checks.integer(n, "n", minimum=2)
-        size = _checks.integer(size, "size", minimum=1)
-        stride = _checks.integer(stride, "stride", minimum=1)
-        if size > n:
-            raise ValueError(f"size must be at most n = {n}; got {size}")
-        self.x = example_input(n, seed)
-        style = {"description_width": "90px"}
-        self.size = w.IntSlider(value=size, min=1, max=min(n, 5), description="pool size",
-                                style=style, continuous_update=False)
-        self.stride = w.IntSlider(value=stride, min=1, max=max(5, stride), description="stride",
-                                  style=style, continuous_update=False)
-        self.mode = w.ToggleButtons(options=[("max", "max"), ("average", "avg")], value=_mode(mode),
-                                    description="pooling", style=style)
-        self.window = w.IntSlider(value=0, min=0, max=0, description="window #", style=style,
-                                  continuous_update=False)
-        self.text = w.HTML()
-        self.text.layout.width = "480px"
-        self.image = w.Image(format="png")
-        self.figure = Figure(figsize=(9.6, 3.6))
-        controls = w.VBox([self.size, self.stride, self.mode, self.window])
-        self.widget = w.VBox([w.HBox([controls, self.text]), self.image])
-        for control in (self.size, self.stride, self.mode):
-            control.observe(self._on_geometry, names="value")
-        self.window.observe(self._on_window, names="value")
-        self._on_geometry()
-
-    def _on_geometry(self, change=None) -> None:
-        a = arithmetic(self.x.shape[2], self.size.value, self.stride.value, 0)
-        self._set_window_count(a.out * a.out)
-
-    def _redraw(self) -> None:
-        n, size, stride, mode = self.x.shape[2], self.size.value, self.stride.value, self.mode.value
-        routes = gradient_routes(self.x, size, stride, mode)
-        lines = describe_pooling(n, size, stride, mode, routes)
-        body = "".join(f"<li>{html.escape(line)}</li>" for line in lines[1:])
-        self.text.value = f"<div style='font-size:13px'><b>{html.escape(lines[0])}</b><ul>{body}</ul></div>"
-        draw_pooling(self.x, size, stride, mode, self.window.value, fig=self.figure)
-        self.image.value = figure_png(self.figure, dpi=72)
-
-    def _repr_mimebundle_(self, **kwargs):
-        return self.widget._repr_mimebundle_(**kwargs)
+    n = _checks.integer(n, "n", minimum=2)
+    size = _checks.integer(size, "size", minimum=1)
+    stride = _checks.integer(stride, "stride", minimum=1)
+    if size > n:
+        raise ValueError(f"size must be at most n = {n}; got {size}")
+    x = example_input(n, seed)
+    style = {"description_width": "90px"}
+    controls = {
+        "size": w.IntSlider(value=size, min=1, max=min(n, 5), description="pool size", style=style,
+                            continuous_update=False),
+        "stride": w.IntSlider(value=stride, min=1, max=max(5, stride), description="stride", style=style,
+                              continuous_update=False),
+        "mode": w.ToggleButtons(options=[("max", "max"), ("average", "avg")], value=_mode(mode),
+                                description="pooling", style=style),
+        "window": w.IntSlider(value=0, min=0, max=0, description="window #", style=style, continuous_update=False),
+    }
+    box = explore(controls, functools.partial(draw, x), beside=True, dpi=72,
+                  adjust=functools.partial(_follow_geometry, n))
+    box.text.layout.width = "480px"
+    return box

@@ -1,4 +1,4 @@
-"""Lesson 12 "Training a CNN": the capstone recipe, its helpers, and a widget to turn its knobs.
+"""Lesson 12 "Training a CNN": the capstone's network and data, and a widget to turn its knobs.
 
 ::
 
@@ -6,26 +6,25 @@
     knobs = cl.widgets.training_knobs
     data = knobs.capstone_data()                     # MNIST: 54,998 train, 5,002 val, 10,000 test
     model = knobs.cnn()                              # conv 3x3 -> ReLU -> pool, twice; dropout; linear
-    history = knobs.fit_recipe(model, data.train, data.val)     # the recipe of the lesson
+    history = cl.train.fit_recipe(model, data.train, data.val)   # the recipe of the lesson
     knobs.explorer()                                 # sliders for lr, momentum, ...; a Train button
 
-The numbers of the recipe live in one place, :data:`RECIPE`; the lesson, the ``train_cnn``
-check, ``benchmarks/capstone.py`` and the widget all train through :func:`fit_recipe`.
-``CNNLAB_FAST=1`` (set by the tests) makes :func:`capstone_data` return small subsets and
-:func:`recipe` a one-epoch recipe, so a notebook runs in seconds.
+The numbers of the recipe live in one place, :data:`cnnlab.train.RECIPE`, beside
+:func:`cnnlab.train.fit_recipe`, through which the lesson, the ``train_cnn`` check,
+``benchmarks/capstone.py`` and the widget all train. ``CNNLAB_FAST=1`` (set by the tests,
+read by :func:`cnnlab.backend.fast_mode`, which the lesson calls as ``knobs.fast_mode()``)
+makes :func:`capstone_data` return small subsets and :func:`cnnlab.train.recipe` a one-epoch
+recipe, so a notebook runs in seconds.
 
 The computations (:func:`lr_sweep`, :func:`activation_std`, :func:`most_confused`,
-:func:`verdict`, the figures) are plain functions; :func:`explorer` only wires them to
+:func:`verdict`, the figures) are plain functions; :func:`explorer` wires :func:`draw` to
 ipywidgets. Figures are built without pyplot and returned as ``matplotlib.figure.Figure``.
 """
-
 from __future__ import annotations
 
-import dataclasses
+import functools
 import math
-import os
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
@@ -33,24 +32,24 @@ import numpy as np
 from .. import _checks, backend, nn, optim
 from .. import data as _data
 from .. import train as _train
+from ..backend import fast_mode
+from ..train import RECIPE, fit_recipe
+from ._explore import explore
 
 __all__ = [
     "FAST_SIZES",
-    "RECIPE",
     "CapstoneData",
-    "Recipe",
     "activation_std",
     "capstone_data",
     "cnn",
+    "draw",
     "explorer",
     "fast_mode",
-    "fit_recipe",
     "fold_roles",
     "folds_figure",
     "init_figure",
     "lr_sweep",
     "most_confused",
-    "recipe",
     "small_data",
     "sweep_figure",
     "train_small",
@@ -58,56 +57,8 @@ __all__ = [
 ]
 
 
-def fast_mode() -> bool:
-    """True when the environment variable ``CNNLAB_FAST`` is set to anything but ``""``/``"0"``
-    (the tests set ``CNNLAB_FAST=1``): train on subsets for one epoch."""
-    return os.environ.get("CNNLAB_FAST", "").strip().lower() not in ("", "0", "false", "no")
-
-
-# --- the recipe ---------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Recipe:
-    """The hyper-parameters of a training run (everything but the architecture).
-
-    Attributes:
-        lr: initial learning rate alpha of SGD.
-        momentum: mu of the velocity form v = mu v - alpha g.
-        weight_decay: a, added to the gradient as a w (L2 with lambda = a).
-        batch_size: samples per minibatch.
-        epochs: the most passes over the training set.
-        step_size, gamma: step decay, lr = lr0 gamma^floor(epoch / step_size) (0: no decay).
-        patience: early stopping on the validation loss (0: off).
-        crop_pad: augmentation by random crops of the original size from images padded by
-            this many pixels, i.e. shifts of up to crop_pad pixels (0: no augmentation).
-    """
-
-    lr: float = 0.05
-    momentum: float = 0.9
-    weight_decay: float = 5e-4
-    batch_size: int = 64
-    epochs: int = 5
-    step_size: int = 3
-    gamma: float = 0.1
-    patience: int = 2
-    crop_pad: int = 2
-
-    def replace(self, **changes) -> Recipe:
-        """A copy with some fields changed: ``RECIPE.replace(epochs=1)``."""
-        return dataclasses.replace(self, **changes)
-
-
-#: The capstone's recipe (a full run). Measured in ``benchmarks/README.md``, "Capstone".
-RECIPE = Recipe()
-
 #: Subset sizes in fast mode (train, validation, test).
 FAST_SIZES = (4000, 1000, 2000)
-
-
-def recipe(fast: bool | None = None) -> Recipe:
-    """:data:`RECIPE`, or in fast mode (``fast=None``: :func:`fast_mode`) the same for one epoch."""
-    fast = fast_mode() if fast is None else fast
-    return RECIPE.replace(epochs=1) if fast else RECIPE
 
 
 def cnn(widths=(8, 16), keep: float = 0.75, image_size: int = 28, n_classes: int = 10, rng=None):
@@ -144,38 +95,6 @@ def cnn(widths=(8, 16), keep: float = 0.75, image_size: int = 28, n_classes: int
         layers.append(nn.Dropout(keep, rng=gen))
     layers.append(nn.Linear(channels * size * size, n_classes, rng=gen))
     return nn.Sequential(*layers)
-
-
-def fit_recipe(model, train, val=None, recipe: Recipe = RECIPE, rng=0, progress: bool = False,
-               live_plot: bool = False):
-    """Train ``model`` with a :class:`Recipe`: SGD with momentum and weight decay, step decay,
-    random-crop augmentation and early stopping on ``val``.
-
-    Args:
-        model: a :class:`cnnlab.nn.Module` mapping (B, C, H, W) to (B, K) scores.
-        train: ``(X, y)``, X (N, C, H, W) in the model's dtype, y (N,) labels.
-        val: optional ``(X_val, y_val)``; early stopping needs it.
-        recipe: the hyper-parameters.
-        rng: seed or generator for shuffling and augmentation.
-        progress, live_plot: as in :func:`cnnlab.train.fit`.
-
-    Returns:
-        the :class:`cnnlab.train.History`; with early stopping the model holds the weights of
-        the best epoch.
-    """
-    if not isinstance(recipe, Recipe):
-        raise TypeError(f"recipe must be a Recipe such as RECIPE.replace(epochs=2); got {type(recipe).__name__}")
-    opt = optim.SGD(model.parameters(), lr=recipe.lr, momentum=recipe.momentum,
-                    weight_decay=recipe.weight_decay)
-    schedule = optim.StepLR(opt, step_size=recipe.step_size, gamma=recipe.gamma) if recipe.step_size else None
-    augment = None
-    if recipe.crop_pad:
-        height, width = train[0].shape[-2:]
-        augment = _data.Augment(_data.RandomCrop((height, width), pad=recipe.crop_pad))
-    patience = recipe.patience if recipe.patience and val is not None else None
-    return _train.fit(model, opt, train, val=val, epochs=recipe.epochs, batch_size=recipe.batch_size,
-                      schedule=schedule, early_stopping=patience, augment=augment, rng=rng,
-                      progress=progress, live_plot=live_plot)
 
 
 class CapstoneData(NamedTuple):
@@ -452,21 +371,47 @@ def verdict(history) -> str:
     return f"{head}. {advice}."
 
 
+def _knobs_text(values: dict) -> str:
+    return (f"lr {values['lr']:.3g}, momentum {values['momentum']:.2f}, weight decay "
+            f"{values['weight_decay']:g}, keep {values['keep']:.2f}, {values['epochs']} epoch(s), "
+            f"crops {'on' if values['augment'] else 'off'}")
+
+
+def draw(lr: float, momentum: float, weight_decay: float, keep: float, epochs: int, augment: bool,
+         n_train: int = 2000, n_val: int = 500):
+    """What the Train button shows: ``(figure, html)``, the curves of :func:`train_small` with
+    these knobs and its :func:`verdict`; ``(None, the error)`` when the loss diverged."""
+    from ..plot import curves  # matplotlib loads only when something is drawn
+
+    knobs = {"lr": lr, "momentum": momentum, "weight_decay": weight_decay, "keep": keep, "epochs": epochs,
+             "augment": augment}
+    history, error = train_small(n_train=n_train, n_val=n_val, **knobs)
+    if history is None:
+        return None, f"<b>{_knobs_text(knobs)}</b>: <span style='color:#c00'>{error}</span>"
+    return curves(history, title=_knobs_text(knobs)), f"<b>{_knobs_text(knobs)}</b>: {verdict(history)}"
+
+
+def _status(values: dict, state: str) -> str:
+    """The text between two runs: ``state`` is "changed", "same" (as last trained) or "drawing"."""
+    if state == "drawing":
+        return f"training with {_knobs_text(values)} ..."
+    stale = "" if state == "same" else " \u2014 press <b>Train</b> to try these knobs"
+    return f"<b>knobs:</b> {_knobs_text(values)}{stale}"
+
+
 def explorer(n_train: int = 2000, n_val: int = 500, epochs: int = 3, train_now: bool = True):
     """Sliders for the knobs of the recipe and a button that trains a small CNN with them.
 
     Knobs: learning rate, momentum, weight decay, dropout keep probability, epochs, and
     random-crop augmentation on or off. Moving a knob only updates the status line; the
     **Train** button trains a one-convolution network on ``n_train`` images of the MNIST
-    sample (a few seconds) and shows its curves and :func:`verdict`.
+    sample (a few seconds) and shows its curves and :func:`verdict` (:func:`draw`).
 
     Returns:
-        an ``ipywidgets.VBox``; ``.controls`` holds the knobs by name, ``.button`` the button,
-        ``.image`` the curves and ``.text`` the status line (for tests and wiring).
+        the ``ipywidgets.VBox`` of :func:`cnnlab.widgets._explore.explore`; ``.controls`` holds
+        the knobs by name, ``.button`` the button.
     """
     import ipywidgets as widgets
-
-    from ..plot import curves, figure_png  # matplotlib loads only when a widget is made
 
     style = {"description_width": "110px"}
     controls = {
@@ -482,49 +427,11 @@ def explorer(n_train: int = 2000, n_val: int = 500, epochs: int = 3, train_now: 
         "epochs": widgets.IntSlider(value=epochs, min=1, max=10, description="epochs", style=style),
         "augment": widgets.Checkbox(value=True, description="random crops", style=style),
     }
-    button = widgets.Button(description="Train", button_style="primary", icon="play")
-    image = widgets.Image(format="png", layout=widgets.Layout(max_width="760px"))
-    text = widgets.HTML()
-    state = {"trained": None}
-
-    def knob_values():
-        return {name: control.value for name, control in controls.items()}
-
-    def describe(values):
-        return (f"lr {values['lr']:.3g}, momentum {values['momentum']:.2f}, weight decay "
-                f"{values['weight_decay']:g}, keep {values['keep']:.2f}, {values['epochs']} epoch(s), "
-                f"crops {'on' if values['augment'] else 'off'}")
-
-    def on_knob(_change=None):
-        values = knob_values()
-        stale = "" if values == state["trained"] else " \u2014 press <b>Train</b> to try these knobs"
-        text.value = f"<b>knobs:</b> {describe(values)}{stale}"
-
-    def on_train(_button=None):
-        values = knob_values()
-        button.disabled = True
-        text.value = f"training with {describe(values)} ..."
-        try:
-            history, error = train_small(n_train=n_train, n_val=n_val, **values)
-        finally:
-            button.disabled = False
-        state["trained"] = values
-        if history is None:
-            text.value = f"<b>{describe(values)}</b>: <span style='color:#c00'>{error}</span>"
-            return
-        image.value = figure_png(curves(history, title=describe(values)))
-        text.value = f"<b>{describe(values)}</b>: {verdict(history)}"
-
-    for control in controls.values():
-        control.observe(on_knob, names="value")
-    button.on_click(on_train)
-    if train_now:
-        on_train()
-    else:
-        on_knob()
     names = list(controls)
-    box = widgets.VBox([widgets.HBox([widgets.VBox([controls[n] for n in names[:3]]),
-                                      widgets.VBox([controls[n] for n in names[3:]])]),
-                        button, text, image])
-    box.controls, box.button, box.image, box.text = controls, button, image, text
+    panel = widgets.HBox([widgets.VBox([controls[n] for n in names[:3]]),
+                          widgets.VBox([controls[n] for n in names[3:]])])
+    box = explore(controls, functools.partial(draw, n_train=n_train, n_val=n_val), panel=panel,
+                  image_layout={"max_width": "760px"}, button="Train", status=_status)
+    if train_now:
+        box.redraw()
     return box

@@ -12,17 +12,22 @@ images can pin down), trained by :func:`cnnlab.train.fit` with :class:`cnnlab.op
     wd.explorer()                        # a decay-strength slider that retrains and redraws
 
 Runs are deterministic (fixed seeds) and cached, so moving the slider back is instant.
-:func:`penalty` is the L2 penalty ``lam/2 sum ||W||^2`` and its gradients.
+The L2 penalty ``lam/2 sum ||W||^2`` and its gradients is :func:`cnnlab.functional.l2_penalty`
+(here also as ``penalty``, the name the lesson uses).
 """
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from .. import _checks, backend
+from ..functional import l2_penalty as penalty
+from ._explore import explore
 
 __all__ = [
-    "DECAYS", "explorer", "figure", "make_model", "overfit_data", "penalty", "summarize", "train_run",
+    "DECAYS", "draw", "explorer", "figure", "make_model", "overfit_data", "penalty", "summarize", "train_run",
     "weight_norm",
 ]
 
@@ -31,28 +36,6 @@ DECAYS = (0.0, 1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1, 0.3)
 
 _RUNS: dict = {}  # (decay, epochs, lr, momentum) -> run, filled by train_run
 _DATA: dict = {}
-
-
-def penalty(weights, lam: float):
-    """The L2 penalty ``lam/2 * sum_k ||W_k||^2`` over a list of arrays, and its gradients.
-
-    Args:
-        weights: a list (or tuple) of float arrays of any shapes.
-        lam: the regularisation strength lambda >= 0.
-
-    Returns:
-        ``(value, grads)``: value a Python float (summed in float64), grads a list of arrays
-        ``lam * W_k``, each shaped and typed like its ``W_k``.
-    """
-    if not isinstance(weights, (list, tuple)):
-        raise TypeError(f"weights must be a list of arrays; got {type(weights).__name__}")
-    lam = _checks.real(lam, "lam", low=0.0)
-    value = 0.0
-    for i, w in enumerate(weights):
-        _checks.array(w, f"weights[{i}]")
-        _checks.floating(w, f"weights[{i}]")
-        value += float((backend.asnumpy(w).astype(np.float64) ** 2).sum())
-    return lam / 2 * value, [w * w.dtype.type(lam) for w in weights]
 
 
 def weight_norm(model) -> float:
@@ -190,17 +173,23 @@ def figure(runs, title: str | None = None):
     return fig
 
 
+def draw(decay: float, epochs: int = 30):
+    """What the explorer shows for this decay: ``(figure, html)``, :func:`figure` of its
+    :func:`train_run` beside the run without decay, and the :func:`summarize` line."""
+    run = train_run(decay, epochs)
+    shown = [run] if decay == 0 else [train_run(0.0, epochs), run]
+    return figure(shown), summarize(run)
+
+
 def explorer(decay: float = 0.01, epochs: int = 30):
     """A slider over :data:`DECAYS`; moving it trains the network with that weight decay (a
-    second or two, then cached) and redraws :func:`figure` next to the run without decay,
-    with the line of :func:`summarize`.
+    second or two, then cached) and redraws (:func:`draw`).
 
     Returns:
-        an ``ipywidgets.VBox`` with ``.controls`` (dict: ``decay``), ``.image`` and ``.text``.
+        the ``ipywidgets.VBox`` of :func:`cnnlab.widgets._explore.explore`, with ``.controls``
+        (dict: ``decay``).
     """
     import ipywidgets as widgets
-
-    from ..plot import figure_png
 
     if decay not in DECAYS:
         raise ValueError(f"decay must be one of {DECAYS}; got {decay!r}")
@@ -208,18 +197,4 @@ def explorer(decay: float = 0.01, epochs: int = 30):
         "decay": widgets.SelectionSlider(options=list(DECAYS), value=decay, description="weight decay",
                                          continuous_update=False, style={"description_width": "initial"}),
     }
-    image = widgets.Image(format="png", layout=widgets.Layout(max_width="1000px"))
-    text = widgets.HTML()
-
-    def redraw(_change=None):
-        chosen = controls["decay"].value
-        run = train_run(chosen, epochs)
-        shown = [run] if chosen == 0 else [train_run(0.0, epochs), run]
-        image.value = figure_png(figure(shown))
-        text.value = summarize(run)
-
-    controls["decay"].observe(redraw, names="value")
-    redraw()
-    box = widgets.VBox([controls["decay"], text, image])
-    box.controls, box.image, box.text = controls, image, text
-    return box
+    return explore(controls, functools.partial(draw, epochs=epochs), image_layout={"max_width": "1000px"})

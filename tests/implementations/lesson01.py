@@ -32,14 +32,6 @@ def risk_sum(loss, predict, theta, X, Y):
     return float(np.sum(loss(predict(X, theta), Y)))
 
 
-def risk_array(loss, predict, theta, X, Y):
-    return loss(predict(X, theta), Y)
-
-
-def risk_divided_by_parameters(loss, predict, theta, X, Y):
-    return np.sum(loss(predict(X, theta), Y)) / np.size(theta)
-
-
 def risk_of_mean_prediction(loss, predict, theta, X, Y):
     return float(loss(np.mean(predict(X, theta)), np.mean(Y)))
 
@@ -76,18 +68,6 @@ def grad_factor_two(w, x, y):
     return 2 * x * (w * x - y)
 
 
-def grad_kept_half(w, x, y):
-    return 0.5 * x * (w * x - y)
-
-
-def grad_wrt_x(w, x, y):
-    return w * (w * x - y)
-
-
-def grad_is_loss(w, x, y):
-    return 0.5 * (y - w * x) ** 2
-
-
 # --- hinge_loss: right ----------------------------------------------------------------------
 
 
@@ -122,20 +102,8 @@ def hinge_no_margin(score, y):
     return np.maximum(0, -y * score)
 
 
-def hinge_plus(score, y):
-    return np.maximum(0, 1 + y * score)
-
-
-def hinge_no_label(score, y):
-    return np.maximum(0, 1 - score)
-
-
 def hinge_python_max(score, y):
     return max(0, 1 - y * score)
-
-
-def hinge_mean(score, y):
-    return np.maximum(0, 1 - y * score).mean()
 
 
 # --- gd_1d: right ---------------------------------------------------------------------------
@@ -187,57 +155,11 @@ def gd_batch(xs, ys, w0, lr, epochs):
     return np.array(path)
 
 
-def gd_record_per_epoch(xs, ys, w0, lr, epochs):
-    w, path = w0, []
-    for _ in range(epochs):
-        for x, y in zip(xs, ys):
-            w -= lr * x * (w * x - y)
-        path.append(w)
-    return np.array(path)
-
-
 def gd_reversed(xs, ys, w0, lr, epochs):
     w, path = w0, []
     for _ in range(epochs):
         for x, y in zip(reversed(list(xs)), reversed(list(ys))):
             w -= lr * x * (w * x - y)
-            path.append(w)
-    return np.array(path)
-
-
-def gd_swapped_loops(xs, ys, w0, lr, epochs):
-    w, path = w0, []
-    for x, y in zip(xs, ys):
-        for _ in range(epochs):
-            w -= lr * x * (w * x - y)
-            path.append(w)
-    return np.array(path)
-
-
-def gd_append_before(xs, ys, w0, lr, epochs):
-    w, path = w0, []
-    for _ in range(epochs):
-        for x, y in zip(xs, ys):
-            path.append(w)
-            w -= lr * x * (w * x - y)
-    return np.array(path)
-
-
-def gd_plus(xs, ys, w0, lr, epochs):
-    w, path = w0, []
-    for _ in range(epochs):
-        for x, y in zip(xs, ys):
-            w += lr * x * (w * x - y)
-            path.append(w)
-    return np.array(path)
-
-
-def gd_stale_gradient(xs, ys, w0, lr, epochs):
-    w, path = w0, []
-    for _ in range(epochs):
-        w_epoch = w
-        for x, y in zip(xs, ys):
-            w = w - lr * x * (w_epoch * x - y)
             path.append(w)
     return np.array(path)
 
@@ -260,26 +182,13 @@ RIGHT = [
 
 WRONG = [
     Wrong("empirical_risk", risk_sum, hint="sum instead of mean"),
-    Wrong("empirical_risk", risk_array, hint="not the array of losses"),
-    Wrong("empirical_risk", risk_divided_by_parameters, hint="not by the number of parameters"),
     Wrong("empirical_risk", risk_of_mean_prediction, hint="not the loss of the mean prediction"),
     Wrong("squared_loss_grad", grad_sign, hint="sign error"),
     Wrong("squared_loss_grad", grad_no_x, hint="missing x"),
     Wrong("squared_loss_grad", grad_factor_two, hint="missing 1/2 handling"),
-    Wrong("squared_loss_grad", grad_kept_half, hint="missing 1/2 handling"),
-    Wrong("squared_loss_grad", grad_wrt_x, hint="derivative with respect to x"),
-    Wrong("squared_loss_grad", grad_is_loss, hint="that is the loss itself"),
     Wrong("hinge_loss", hinge_no_max, hint="missing max with 0"),
     Wrong("hinge_loss", hinge_no_margin, hint="wrong margin"),
-    Wrong("hinge_loss", hinge_plus, hint="wrong margin"),
-    Wrong("hinge_loss", hinge_no_label, hint="the label y multiplies the score"),
     Wrong("hinge_loss", hinge_python_max, hint="np.maximum(0, ...) takes the maximum elementwise"),
-    Wrong("hinge_loss", hinge_mean, hint="not their mean"),
     Wrong("gd_1d", gd_batch, hint="one update per epoch instead of per sample"),
-    Wrong("gd_1d", gd_record_per_epoch, hint="one entry per epoch"),
     Wrong("gd_1d", gd_reversed, hint="wrong order"),
-    Wrong("gd_1d", gd_swapped_loops, hint="wrong order: the loops are swapped"),
-    Wrong("gd_1d", gd_append_before, hint="recorded before its update"),
-    Wrong("gd_1d", gd_plus, hint="not plus"),
-    Wrong("gd_1d", gd_stale_gradient, hint="gradient at the current w"),
 ]

@@ -32,14 +32,6 @@ def linear_transposed_w(x, W, b):
     return x @ W + b, (x, W)
 
 
-def linear_w_times_x(x, W, b):
-    return W @ x.T + b[:, None], (x, W)
-
-
-def linear_no_bias(x, W, b):
-    return x @ W.T, (x, W)
-
-
 # --- linear_backward: right (each with its own forward, whose cache it reads) ---------------
 
 
@@ -72,29 +64,14 @@ def linear_backward_transposed(dout, cache):
     return dout @ W.T, x.T @ dout, dout.sum(axis=0)
 
 
-def linear_backward_dw_transposed(dout, cache):
-    x, W, b = cache
-    return dout @ W, x.T @ dout, dout.sum(axis=0)
-
-
 def linear_backward_db_not_summed(dout, cache):
     x, W, b = cache
     return dout @ W, dout.T @ x, dout
 
 
-def linear_backward_db_mean(dout, cache):
-    x, W, b = cache
-    return dout @ W, dout.T @ x, dout.mean(axis=0)
-
-
 def linear_backward_dx_shape(dout, cache):
     x, W, b = cache
     return W.T @ dout.T, dout.T @ x, dout.sum(axis=0)
-
-
-def linear_backward_first_sample(dout, cache):
-    x, W, b = cache
-    return dout @ W, np.outer(dout[0], x[0]), np.sum(dout, axis=0)
 
 
 # --- relu_forward: right --------------------------------------------------------------------
@@ -120,18 +97,6 @@ def relu_copy_and_clip(x):
 
 
 # --- relu_forward: wrong --------------------------------------------------------------------
-
-
-def relu_np_max(x):
-    return np.max(x, 0), x
-
-
-def relu_minimum(x):
-    return np.minimum(x, 0), x
-
-
-def relu_abs(x):
-    return np.abs(x), x
 
 
 def relu_in_place(x):
@@ -169,20 +134,6 @@ def relu_backward_pass_everything(dout, cache):
 def relu_backward_returns_output(dout, cache):
     x = cache
     return np.maximum(x, 0)
-
-
-def relu_backward_times_output(dout, cache):
-    x = cache
-    return dout * np.maximum(x, 0)
-
-
-def relu_backward_relu_of_dout(dout, cache):
-    return np.maximum(dout, 0)
-
-
-def relu_backward_mask_only(dout, cache):
-    x = cache
-    return (x > 0).astype(float)
 
 
 # --- backprop_chain: right ------------------------------------------------------------------
@@ -244,17 +195,6 @@ def chain_g_not_propagated(layers, x, dloss):
     for layer in reversed(layers):
         _, param_grads = layer.backward(g)
         grads = [param_grads] + grads
-    return grads
-
-
-def chain_backward_list(layers, x, dloss):
-    z = x
-    for layer in layers:
-        z = layer.forward(z)
-    g, grads = dloss(z), []
-    for layer in reversed(layers):
-        g, param_grads = layer.backward(g)
-        grads.append(param_grads)
     return grads
 
 
@@ -348,33 +288,6 @@ def numgrad_restored_by_arithmetic(f, x, h=1e-5):
     return grad
 
 
-def numgrad_divided_by_h(f, x, h=1e-5):
-    grad = np.zeros_like(x)
-    for i in np.ndindex(*x.shape):
-        old = x[i]
-        x[i] = old + h
-        plus = f(x)
-        x[i] = old - h
-        minus = f(x)
-        x[i] = old
-        grad[i] = (plus - minus) / h
-    return grad
-
-
-def numgrad_fixed_step(f, x, h=1e-5):
-    step = 1e-5
-    grad = np.zeros_like(x)
-    for i in np.ndindex(*x.shape):
-        old = x[i]
-        x[i] = old + step
-        plus = f(x)
-        x[i] = old - step
-        minus = f(x)
-        x[i] = old
-        grad[i] = (plus - minus) / (2 * step)
-    return grad
-
-
 def numgrad_first_axis_only(f, x, h=1e-5):
     grad = np.zeros_like(x)
     for i in range(len(x)):  # a whole row at once when x is 2-D
@@ -412,42 +325,22 @@ RIGHT = [
 
 WRONG = [
     Wrong("linear_forward", linear_transposed_w, hint="transposed W"),
-    Wrong("linear_forward", linear_w_times_x, hint="one row per sample"),
-    Wrong("linear_forward", linear_no_bias, hint="bias b is missing"),
     Wrong("linear_backward", linear_backward_transposed, hint="transposed W",
-          partners={"forward": linear_matmul}),
-    Wrong("linear_backward", linear_backward_dw_transposed, hint="dW must have W's shape",
           partners={"forward": linear_matmul}),
     Wrong("linear_backward", linear_backward_db_not_summed, hint="db not summed over batch",
           partners={"forward": linear_matmul}),
-    Wrong("linear_backward", linear_backward_db_mean, hint="db not summed over batch",
-          partners={"forward": linear_matmul}),
     Wrong("linear_backward", linear_backward_dx_shape, hint="dx shape",
           partners={"forward": linear_matmul}),
-    Wrong("linear_backward", linear_backward_first_sample, hint="only the first sample",
-          partners={"forward": linear_matmul}),
-    Wrong("relu_forward", relu_np_max, hint="np.maximum(x, 0) takes the maximum elementwise"),
-    Wrong("relu_forward", relu_minimum, hint="not min(x, 0)"),
-    Wrong("relu_forward", relu_abs, hint="not their absolute value"),
     Wrong("relu_forward", relu_in_place, hint="changed its input `x` in place"),
     Wrong("relu_backward", relu_backward_pass_everything, hint="gradient passed where x < 0",
           partners={"forward": relu_maximum}),
     Wrong("relu_backward", relu_backward_returns_output, hint="gradient equal to output",
           partners={"forward": relu_maximum}),
-    Wrong("relu_backward", relu_backward_times_output, hint="gradient equal to output times dout",
-          partners={"forward": relu_maximum}),
-    Wrong("relu_backward", relu_backward_relu_of_dout, hint="applies ReLU to the gradient",
-          partners={"forward": relu_maximum}),
-    Wrong("relu_backward", relu_backward_mask_only, hint="multiply it by the upstream gradient",
-          partners={"forward": relu_maximum}),
     Wrong("backprop_chain", chain_forward_order, hint="layers visited in forward order"),
     Wrong("backprop_chain", chain_g_not_propagated, hint="g not propagated"),
-    Wrong("backprop_chain", chain_backward_list, hint="must be in forward order"),
     Wrong("backprop_chain", chain_same_input, hint="every layer got x"),
     Wrong("numerical_gradient", numgrad_forward_difference, hint="one-sided difference"),
     Wrong("numerical_gradient", numgrad_not_restored, hint="x left modified"),
     Wrong("numerical_gradient", numgrad_restored_by_arithmetic, hint="x left modified"),
-    Wrong("numerical_gradient", numgrad_divided_by_h, hint="divide by 2h"),
-    Wrong("numerical_gradient", numgrad_fixed_step, hint="use the step h you are given"),
     Wrong("numerical_gradient", numgrad_first_axis_only, hint="values differ"),
 ]

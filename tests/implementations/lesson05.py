@@ -3,24 +3,9 @@ write them. The backward is checked with the lesson's forward, whose cache is (x
 
 import numpy as np
 
+from cnnlab.grading.naive import conv2d_forward_naive  # the forward lesson 05 hands to the student
+
 from . import Right, Wrong
-
-
-def conv2d_forward_naive(x, w, b, stride=1, pad=0):
-    """The forward pass lesson 05 hands to the student (loops; cache (x, w, b, stride, pad))."""
-    N, C, H, W = x.shape
-    F, _, kh, kw = w.shape
-    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
-    Ho = (H + 2 * pad - kh) // stride + 1
-    Wo = (W + 2 * pad - kw) // stride + 1
-    out = np.zeros((N, F, Ho, Wo), dtype=x.dtype)
-    for n in range(N):
-        for f in range(F):
-            for i in range(Ho):
-                for j in range(Wo):
-                    window = xp[n, :, i * stride:i * stride + kh, j * stride:j * stride + kw]
-                    out[n, f, i, j] = np.sum(window * w[f]) + b[f]
-    return out, (x, w, b, stride, pad)
 
 
 FORWARD = {"forward": conv2d_forward_naive}
@@ -106,24 +91,6 @@ def backward_dw_overwritten(dout, cache):
     return dxp[:, :, pad:pad + H, pad:pad + W], dw, dout.sum(axis=(0, 2, 3))
 
 
-def backward_dx_overwritten(dout, cache):
-    x, w, b, stride, pad = cache
-    N, F, Ho, Wo = dout.shape
-    _, C, kh, kw = w.shape
-    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
-    dxp = np.zeros_like(xp)
-    dw = np.zeros_like(w)
-    for n in range(N):
-        for f in range(F):
-            for i in range(Ho):
-                for j in range(Wo):
-                    r, c = i * stride, j * stride
-                    dw[f] += dout[n, f, i, j] * xp[n, :, r:r + kh, c:c + kw]
-                    dxp[n, :, r:r + kh, c:c + kw] = dout[n, f, i, j] * w[f]
-    H, W = x.shape[2:]
-    return dxp[:, :, pad:pad + H, pad:pad + W], dw, dout.sum(axis=(0, 2, 3))
-
-
 def backward_padding_kept(dout, cache):
     x, w, b, stride, pad = cache
     N, F, Ho, Wo = dout.shape
@@ -146,16 +113,6 @@ def backward_db_per_sample(dout, cache):
     return dx, dw, dout.sum(axis=(2, 3))
 
 
-def backward_db_per_position(dout, cache):
-    dx, dw, _ = backward_loops(dout, cache)
-    return dx, dw, np.sum(dout, axis=0)
-
-
-def backward_means(dout, cache):
-    dx, dw, db = backward_loops(dout, cache)
-    return dx, dw / len(dout), db / len(dout)
-
-
 RIGHT = [
     Right("conv2d_backward_naive", backward_loops, FORWARD),
     Right("conv2d_backward_naive", backward_positions_vectorised, FORWARD),
@@ -164,11 +121,8 @@ RIGHT = [
 
 WRONG = [
     Wrong("conv2d_backward_naive", backward_dw_overwritten, "gradient not accumulated over positions", FORWARD),
-    Wrong("conv2d_backward_naive", backward_dx_overwritten, "overlapping windows share input pixels", FORWARD),
     Wrong("conv2d_backward_naive", backward_padding_kept, "padding not removed from dx", FORWARD),
     Wrong("conv2d_backward_naive", backward_db_per_sample, "db not summed", FORWARD),
-    Wrong("conv2d_backward_naive", backward_db_per_position, "db not summed over positions", FORWARD),
-    Wrong("conv2d_backward_naive", backward_means, "not means", FORWARD),
 ]
 
 # --- im2col ---------------------------------------------------------------------------------
@@ -223,28 +177,6 @@ def im2col_rows_j_first(x, kh, kw, stride=1, pad=0):
     return np.array(rows)
 
 
-def im2col_channels_last(x, kh, kw, stride=1, pad=0):
-    N, C, H, W = x.shape
-    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
-    Ho = (H + 2 * pad - kh) // stride + 1
-    Wo = (W + 2 * pad - kw) // stride + 1
-    rows = []
-    for n in range(N):
-        for i in range(Ho):
-            for j in range(Wo):
-                window = xp[n, :, i * stride:i * stride + kh, j * stride:j * stride + kw]
-                rows.append(window.transpose(1, 2, 0).ravel())   # (di, dj, c): channels last
-    return np.array(rows)
-
-
-def im2col_transposed(x, kh, kw, stride=1, pad=0):
-    return im2col_loops(x, kh, kw, stride, pad).T
-
-
-def im2col_no_padding(x, kh, kw, stride=1, pad=0):
-    return im2col_loops(x, kh, kw, stride, 0)
-
-
 RIGHT += [
     Right("im2col", im2col_loops),
     Right("im2col", im2col_offsets),
@@ -253,7 +185,4 @@ RIGHT += [
 
 WRONG += [
     Wrong("im2col", im2col_rows_j_first, "rows must run over (n, i, j) with j fastest"),
-    Wrong("im2col", im2col_channels_last, "columns must run over (c, di, dj)"),
-    Wrong("im2col", im2col_transposed, "you returned its transpose"),
-    Wrong("im2col", im2col_no_padding, "the padding is missing"),
 ]

@@ -50,32 +50,6 @@ def maxpool_stride_ignored(x, size=2, stride=2):
     return out, None
 
 
-def maxpool_running_max_from_zero(x, size=2, stride=2):
-    N, C, H, W = x.shape
-    Ho, Wo = _out(H, size, stride), _out(W, size, stride)
-    out = np.zeros((N, C, Ho, Wo))
-    for n in range(N):
-        for c in range(C):
-            for i in range(Ho):
-                for j in range(Wo):
-                    best = 0.0
-                    for a in range(size):
-                        for b in range(size):
-                            best = max(best, x[n, c, i * stride + a, j * stride + b])
-                    out[n, c, i, j] = best
-    return out, None
-
-
-def maxpool_ceil_mode(x, size=2, stride=2):
-    N, C, H, W = x.shape
-    Ho, Wo = -(-(H - size) // stride) + 1, -(-(W - size) // stride) + 1
-    out = np.zeros((N, C, Ho, Wo), dtype=x.dtype)
-    for i in range(Ho):
-        for j in range(Wo):
-            out[:, :, i, j] = x[:, :, i * stride:i * stride + size, j * stride:j * stride + size].max(axis=(2, 3))
-    return out, None
-
-
 # --- maxpool_backward_naive -----------------------------------------------------------------
 
 
@@ -178,21 +152,6 @@ def maxpool_backward_overwrite(dout, cache):
     return dx
 
 
-def maxpool_backward_window_overwrite(dout, cache):
-    x, size, stride = cache
-    N, C, Ho, Wo = dout.shape
-    dx = np.zeros_like(x)
-    for n in range(N):
-        for c in range(C):
-            for i in range(Ho):
-                for j in range(Wo):
-                    window = x[n, c, i * stride:i * stride + size, j * stride:j * stride + size]
-                    mask = np.zeros(window.shape)
-                    mask.flat[np.argmax(window)] = 1
-                    dx[n, c, i * stride:i * stride + size, j * stride:j * stride + size] = mask * dout[n, c, i, j]
-    return dx
-
-
 # --- avgpool --------------------------------------------------------------------------------
 
 
@@ -253,27 +212,6 @@ def avgpool_forward_sum(x, size, stride):
     return out * (size * size), cache
 
 
-def avgpool_backward_overwrite(dout, cache):
-    x_shape, size, stride = cache
-    Ho, Wo = dout.shape[2:]
-    dx = np.zeros(x_shape, dtype=dout.dtype)
-    for i in range(Ho):
-        for j in range(Wo):
-            dx[:, :, i * stride:i * stride + size, j * stride:j * stride + size] = \
-                dout[:, :, i:i + 1, j:j + 1] / (size * size)
-    return dx
-
-
-def avgpool_backward_by_size(dout, cache):
-    x_shape, size, stride = cache
-    Ho, Wo = dout.shape[2:]
-    dx = np.zeros(x_shape, dtype=dout.dtype)
-    for i in range(Ho):
-        for j in range(Wo):
-            dx[:, :, i * stride:i * stride + size, j * stride:j * stride + size] += dout[:, :, i:i + 1, j:j + 1] / size
-    return dx
-
-
 LOOPS = {"forward": maxpool_loops}
 AVG = {"forward": avgpool_forward_loops}
 
@@ -290,15 +228,10 @@ RIGHT = [
 
 WRONG = [
     Wrong("maxpool_forward_naive", maxpool_stride_ignored, "stride ignored"),
-    Wrong("maxpool_forward_naive", maxpool_running_max_from_zero, "the running maximum started at 0"),
-    Wrong("maxpool_forward_naive", maxpool_ceil_mode, "windows that would run past the edge are dropped"),
     Wrong("maxpool_backward_naive", maxpool_backward_every_position, "gradient to every position of the window", LOOPS),
     Wrong("maxpool_backward_naive", maxpool_backward_mask_ties, "ties sent to several positions", LOOPS),
     Wrong("maxpool_backward_naive", maxpool_backward_overwrite, "overwritten instead of accumulated", LOOPS),
-    Wrong("maxpool_backward_naive", maxpool_backward_window_overwrite, "overwritten instead of accumulated", LOOPS),
     Wrong("avgpool_backward", avgpool_backward_not_divided, "not divided by window size in avgpool_backward", AVG),
     Wrong("avgpool_backward", avgpool_backward_loops, "not divided by window size in avgpool_forward",
           {"forward": avgpool_forward_sum}),
-    Wrong("avgpool_backward", avgpool_backward_overwrite, "overwritten instead of accumulated", AVG),
-    Wrong("avgpool_backward", avgpool_backward_by_size, "divides by size", AVG),
 ]

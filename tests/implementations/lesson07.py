@@ -48,12 +48,6 @@ def batches_with_replacement(X, y, batch_size, rng):
         yield X[idx], y[idx]
 
 
-def batches_with_replacement_choice(X, y, batch_size, rng):
-    idx = rng.choice(len(X), len(X))  # replace=True is numpy's default
-    for start in range(0, len(X), batch_size):
-        yield X[idx[start:start + batch_size]], y[idx[start:start + batch_size]]
-
-
 def batches_drop_last(X, y, batch_size, rng):
     idx = rng.permutation(len(X))
     for b in range(len(X) // batch_size):
@@ -66,30 +60,6 @@ def batches_shuffled_apart(X, y, batch_size, rng):
     ys = y[rng.permutation(len(y))]
     for start in range(0, len(X), batch_size):
         yield Xs[start:start + batch_size], ys[start:start + batch_size]
-
-
-def batches_only_x_shuffled(X, y, batch_size, rng):
-    idx = rng.permutation(len(X))
-    for start in range(0, len(X), batch_size):
-        yield X[idx[start:start + batch_size]], y[start:start + batch_size]
-
-
-def batches_in_order(X, y, batch_size, rng):
-    for start in range(0, len(X), batch_size):
-        yield X[start:start + batch_size], y[start:start + batch_size]
-
-
-def batches_fixed_seed(X, y, batch_size, rng):
-    rng = np.random.default_rng(42)
-    idx = rng.permutation(len(X))
-    for start in range(0, len(X), batch_size):
-        yield X[idx[start:start + batch_size]], y[idx[start:start + batch_size]]
-
-
-def batches_global_numpy(X, y, batch_size, rng):
-    idx = np.random.permutation(len(X))
-    for start in range(0, len(X), batch_size):
-        yield X[idx[start:start + batch_size]], y[idx[start:start + batch_size]]
 
 
 def batches_shuffle_x_in_place(X, y, batch_size, rng):
@@ -127,18 +97,6 @@ def sgd_np_subtract(w, grad, lr):
 # --- sgd_step: wrong ------------------------------------------------------------------------
 
 
-def sgd_ascent(w, grad, lr):
-    return w + lr * grad
-
-
-def sgd_no_lr(w, grad, lr):
-    return w - grad
-
-
-def sgd_returns_step(w, grad, lr):
-    return -lr * grad
-
-
 def sgd_in_place(w, grad, lr):
     w -= lr * grad
     return w
@@ -161,18 +119,10 @@ RIGHT = [
 
 WRONG = [
     Wrong("minibatches", batches_with_replacement, hint="sampling with replacement"),
-    Wrong("minibatches", batches_with_replacement_choice, hint="sampling with replacement"),
     Wrong("minibatches", batches_drop_last, hint="last batch dropped"),
     Wrong("minibatches", batches_shuffled_apart, hint="X and y shuffled apart"),
-    Wrong("minibatches", batches_only_x_shuffled, hint="X and y shuffled apart"),
-    Wrong("minibatches", batches_in_order, hint="not shuffled"),
-    Wrong("minibatches", batches_fixed_seed, hint="the same order on every call"),
-    Wrong("minibatches", batches_global_numpy, hint="not NumPy's global np.random"),
     Wrong("minibatches", batches_shuffle_x_in_place, hint="changed its input `X` in place"),
     Wrong("minibatches", batches_indices_only, hint="a batch must hold whole samples"),
-    Wrong("sgd_step", sgd_ascent, hint="not w + lr * grad"),
-    Wrong("sgd_step", sgd_no_lr, hint="the learning rate scales the step"),
-    Wrong("sgd_step", sgd_returns_step, hint="not the step"),
     Wrong("sgd_step", sgd_in_place, hint="changed its input `w` in place"),
     Wrong("sgd_step", sgd_float64_lr, hint="keep w's dtype"),
 ]

@@ -44,26 +44,6 @@ def momentum_plus_gradient(w, v, grad, lr, mu):
     return w + v, v
 
 
-def momentum_negated_velocity(w, v, grad, lr, mu):
-    v = mu * v + lr * grad
-    return w - v, v
-
-
-def momentum_lr_outside(w, v, grad, lr, mu):
-    v = mu * v - grad
-    return w + lr * v, v
-
-
-def momentum_swapped_coefficients(w, v, grad, lr, mu):
-    v = lr * v - mu * grad
-    return w + v, v
-
-
-def momentum_returns_v_first(w, v, grad, lr, mu):
-    v = mu * v - lr * grad
-    return v, w + v
-
-
 def momentum_in_place(w, v, grad, lr, mu):
     v *= mu
     v -= lr * grad
@@ -95,27 +75,6 @@ def ema_beta_on_new_gradient(w, p, grad, lr, beta):
     return w - lr * p, p
 
 
-def ema_old_average(w, p, grad, lr, beta):
-    w_new = w - lr * p
-    p = beta * p + (1 - beta) * grad
-    return w_new, p
-
-
-def ema_no_one_minus_beta(w, p, grad, lr, beta):
-    p = beta * p + grad
-    return w - lr * p, p
-
-
-def ema_plus(w, p, grad, lr, beta):
-    p = beta * p + (1 - beta) * grad
-    return w + lr * p, p
-
-
-def ema_returns_p_first(w, p, grad, lr, beta):
-    p = beta * p + (1 - beta) * grad
-    return p, w - lr * p
-
-
 # --- sutskever_mu: right --------------------------------------------------------------------
 
 
@@ -140,30 +99,6 @@ def mu_missing_plus_one(t, mu_max):
     return min(mu_max, 1 - 0.5 / (t // 250))
 
 
-def mu_counts_from_one(t, mu_max):
-    return min(mu_max, 1 - 0.5 / ((t + 1) // 250 + 1))
-
-
-def mu_ceil(t, mu_max):
-    return min(mu_max, 1 - 0.5 / (math.ceil(t / 250) + 1))
-
-
-def mu_no_floor(t, mu_max):
-    return min(mu_max, 1 - 0.5 / (t / 250 + 1))
-
-
-def mu_no_cap(t, mu_max):
-    return 1 - 0.5 / (t // 250 + 1)
-
-
-def mu_max_not_min(t, mu_max):
-    return max(mu_max, 1 - 0.5 / (t // 250 + 1))
-
-
-def mu_forgot_half(t, mu_max):
-    return min(mu_max, 1 - 1 / (t // 250 + 1))
-
-
 RIGHT = [
     Right("momentum_step", momentum_two_lines),
     Right("momentum_step", momentum_copies_in_place),
@@ -178,21 +113,7 @@ RIGHT = [
 WRONG = [
     Wrong("momentum_step", momentum_w_first, hint="velocity not updated before w"),
     Wrong("momentum_step", momentum_plus_gradient, hint="sign: the velocity moves against the gradient"),
-    Wrong("momentum_step", momentum_negated_velocity, hint="sign: in this form v points downhill"),
-    Wrong("momentum_step", momentum_lr_outside, hint="the learning rate is inside the velocity"),
-    Wrong("momentum_step", momentum_swapped_coefficients, hint="mu multiplies the old velocity"),
-    Wrong("momentum_step", momentum_returns_v_first, hint="in the order (w, v)"),
     Wrong("momentum_step", momentum_in_place, hint="changed its input `w` in place"),
     Wrong("ema_momentum_step", ema_beta_on_new_gradient, hint="beta weighs the OLD average"),
-    Wrong("ema_momentum_step", ema_old_average, hint="step with the NEW p"),
-    Wrong("ema_momentum_step", ema_no_one_minus_beta, hint="weighted by (1 - beta)"),
-    Wrong("ema_momentum_step", ema_plus, hint="the step goes against it"),
-    Wrong("ema_momentum_step", ema_returns_p_first, hint="in the order (w, p)"),
     Wrong("sutskever_mu", mu_missing_plus_one, hint="off-by-one in the floor"),
-    Wrong("sutskever_mu", mu_counts_from_one, hint="off-by-one in the floor: t counts from 0"),
-    Wrong("sutskever_mu", mu_ceil, hint="off-by-one in the floor"),
-    Wrong("sutskever_mu", mu_no_floor, hint="the schedule is a staircase"),
-    Wrong("sutskever_mu", mu_no_cap, hint="cap the result at mu_max"),
-    Wrong("sutskever_mu", mu_max_not_min, hint="min, not max"),
-    Wrong("sutskever_mu", mu_forgot_half, hint="the schedule starts at 1/2"),
 ]

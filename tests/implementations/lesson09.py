@@ -35,19 +35,6 @@ def decay_wrong_sign(w, grad, lr, decay):
     return w - lr * (grad - decay * w)
 
 
-def decay_times_gradient(w, grad, lr, decay):
-    return w - lr * (grad + decay * grad)
-
-
-def decay_twice(w, grad, lr, decay):
-    return w - lr * (grad + 2 * decay * w)
-
-
-def decay_after_step(w, grad, lr, decay):
-    w = w - lr * grad
-    return w * (1 - lr * decay)
-
-
 def decay_in_place(w, grad, lr, decay):
     w -= lr * (grad + decay * w)
     return w
@@ -86,23 +73,6 @@ def penalty_gradient_two_lam(weights, lam):
     return lam / 2 * sum((W ** 2).sum() for W in weights), [2 * lam * W for W in weights]
 
 
-def penalty_norm_not_squared(weights, lam):
-    return lam / 2 * sum(np.linalg.norm(W) for W in weights), [lam * W for W in weights]
-
-
-def penalty_mean(weights, lam):
-    return lam / 2 * sum(np.mean(W ** 2) for W in weights), [lam * W for W in weights]
-
-
-def penalty_first_only(weights, lam):
-    W = weights[0]
-    return lam / 2 * np.sum(W ** 2), [lam * W for W in weights]
-
-
-def penalty_no_square(weights, lam):
-    return lam / 2 * sum(W.sum() for W in weights), [lam * W for W in weights]
-
-
 def penalty_float64_gradients(weights, lam):
     value = lam / 2 * sum((W ** 2).sum() for W in weights)
     return value, [np.float64(lam) * W for W in weights]
@@ -120,15 +90,8 @@ RIGHT = [
 WRONG = [
     Wrong("weight_decay_step", decay_on_w, hint="decay added to w, not to the gradient"),
     Wrong("weight_decay_step", decay_wrong_sign, hint="sign: the slides add -a w to the step direction"),
-    Wrong("weight_decay_step", decay_times_gradient, hint="decay multiplies the weights, not the gradient"),
-    Wrong("weight_decay_step", decay_twice, hint="not 2 lam w"),
-    Wrong("weight_decay_step", decay_after_step, hint="decay the weights before the step"),
     Wrong("weight_decay_step", decay_in_place, hint="changed its input `w` in place"),
     Wrong("l2_penalty", penalty_no_half, hint="missing 1/2"),
     Wrong("l2_penalty", penalty_gradient_two_lam, hint="gradient 2 lam W"),
-    Wrong("l2_penalty", penalty_norm_not_squared, hint="without a square root"),
-    Wrong("l2_penalty", penalty_mean, hint="not the mean"),
-    Wrong("l2_penalty", penalty_first_only, hint="not only the first"),
-    Wrong("l2_penalty", penalty_no_square, hint="square each entry"),
     Wrong("l2_penalty", penalty_float64_gradients, hint="wrong dtype: expected float32, got float64"),
 ]

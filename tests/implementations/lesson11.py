@@ -47,13 +47,6 @@ def dropout_drop_probability(x, keep, train, rng, inverted=True):
     return x * mask / (keep if inverted else 1.0), mask
 
 
-def dropout_divides_by_drop_probability(x, keep, train, rng, inverted=True):
-    if not train:
-        return (x if inverted else x * keep), None
-    mask = rng.random(x.shape) < keep
-    return x * mask / ((1 - keep) if inverted else 1.0), mask
-
-
 def dropout_always_drops(x, keep, train, rng, inverted=True):
     mask = rng.random(x.shape) < keep  # train is never looked at
     out = x * mask / keep if inverted else x * mask
@@ -65,41 +58,6 @@ def dropout_inverted_not_scaled(x, keep, train, rng, inverted=True):
         return (x if inverted else x * keep), None
     mask = rng.random(x.shape) < keep
     return x * mask, mask
-
-
-def dropout_inverted_times_keep(x, keep, train, rng, inverted=True):
-    if not train:
-        return (x if inverted else x * keep), None
-    mask = rng.random(x.shape) < keep
-    return (x * mask * keep if inverted else x * mask), mask
-
-
-def dropout_seeds_form_no_test_scaling(x, keep, train, rng, inverted=True):
-    if not train:
-        return x, None  # forgets the seeds' "multiply by p at test time"
-    mask = rng.random(x.shape) < keep
-    return (x * mask / keep if inverted else x * mask), mask
-
-
-def dropout_scales_twice(x, keep, train, rng, inverted=True):
-    if not train:
-        return x * keep, None  # scales at test time whatever the convention
-    mask = rng.random(x.shape) < keep
-    return (x * mask / keep if inverted else x * mask), mask
-
-
-def dropout_global_random(x, keep, train, rng, inverted=True):
-    if not train:
-        return (x if inverted else x * keep), None
-    mask = np.random.rand(*x.shape) < keep  # ignores rng
-    return (x * mask / keep if inverted else x * mask), mask
-
-
-def dropout_one_mask_per_batch(x, keep, train, rng, inverted=True):
-    if not train:
-        return (x if inverted else x * keep), None
-    mask = rng.random(x.shape[1:]) < keep  # broadcast over the samples
-    return (x * mask / keep if inverted else x * mask), mask
 
 
 def dropout_float_mask(x, keep, train, rng, inverted=True):
@@ -163,10 +121,6 @@ def dropout_backward_mask_only(dout, cache):
     return dout * mask  # the forward's scale is forgotten
 
 
-def dropout_backward_passes_everything(dout, cache):
-    return dout.copy()
-
-
 RIGHT = [
     Right("dropout_forward", dropout_mask_then_scale),
     Right("dropout_forward", dropout_binomial_scaled_mask),
@@ -178,19 +132,11 @@ RIGHT = [
 
 WRONG = [
     Wrong("dropout_forward", dropout_drop_probability, hint="keep and drop confused"),
-    Wrong("dropout_forward", dropout_divides_by_drop_probability, hint="keep and drop confused in the scale"),
     Wrong("dropout_forward", dropout_always_drops, hint="test mode still dropping"),
     Wrong("dropout_forward", dropout_inverted_not_scaled, hint="divides the kept units by keep during training"),
-    Wrong("dropout_forward", dropout_inverted_times_keep, hint="it does not multiply them"),
-    Wrong("dropout_forward", dropout_seeds_form_no_test_scaling, hint="test time multiplies every unit by keep"),
-    Wrong("dropout_forward", dropout_scales_twice, hint="test time is the identity"),
-    Wrong("dropout_forward", dropout_global_random, hint="not from np.random"),
-    Wrong("dropout_forward", dropout_one_mask_per_batch, hint="one mask shared by every sample"),
     Wrong("dropout_forward", dropout_float_mask, hint="promotes float32 x to float64"),
     Wrong("dropout_backward", dropout_backward_redraws, hint="mask redrawn in backward",
           partners={"forward": dropout_forward_keeps_rng}),
     Wrong("dropout_backward", dropout_backward_mask_only, hint="wrong scaling",
-          partners={"forward": dropout_mask_then_scale_cached}),
-    Wrong("dropout_backward", dropout_backward_passes_everything, hint="a dropped unit gets no gradient",
           partners={"forward": dropout_mask_then_scale_cached}),
 ]
