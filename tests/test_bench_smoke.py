@@ -1,12 +1,11 @@
 """benchmarks/bench.py runs end to end (--quick: tiny sizes, one repeat, well under a few seconds),
 and gpu_profile.py reads a CUPTI trace right (the rest of it needs a GPU)."""
 
+import importlib.util
 import json
 import subprocess
 import sys
 from pathlib import Path
-
-from fixtures import benchmarks
 
 ROOT = Path(__file__).resolve().parent.parent
 CASES = [
@@ -46,7 +45,9 @@ def test_bench_quick_prints_and_saves_every_case(tmp_path):
 
 def test_gpu_profile_counts_a_trace_per_step():
     # benchmarks/gpu_profile.py runs only on a GPU; its reading of the CUPTI trace is checked here.
-    profile = benchmarks.load("gpu_profile")
+    spec = importlib.util.spec_from_file_location("gpu_profile", ROOT / "benchmarks" / "gpu_profile.py")
+    profile = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(profile)
     events = (
         [{"cat": "kernel", "name": "cupy_copy__float32_float32(...)", "dur": 5}] * 6
         + [{"cat": "kernel", "name": "gemm", "dur": 20}] * 2
