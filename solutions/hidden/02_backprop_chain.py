@@ -3,7 +3,8 @@
 import numpy as np
 
 from cnnlab.grading import Case, normal
-from cnnlab.grading.lesson02 import _chain_case, _hand_chain, _linear_case, log_sum_exp, sum_exp_3x, sum_of_squares
+from cnnlab.grading.lesson02 import (_chain_case, _hand_chain, _linear_case, _logits_case, log_sum_exp, sum_exp_3x,
+                                     sum_of_squares)
 
 CASES = {
     "linear_forward": [
@@ -34,5 +35,12 @@ CASES = {
              expected=np.array([[1.0, -2.0], [4.0, 0.5]])),
         Case(f=sum_exp_3x, x=np.zeros(3), h=1e-4),
         Case(f=log_sum_exp, x=normal(2, 3, 2), h=1e-5),
+    ],
+    "softmax_cross_entropy": [
+        Case(logits=np.array([[1e4, 0.0], [0.0, 1e4]]), y=np.array([0, 0]),
+             expected=(5e3, np.array([[0.0, 0.0], [-0.5, 0.5]]))),
+        _logits_case("", 6, 5),
+        _logits_case("", 3, 7, scale=2e4, dtype=np.float32),
+        _logits_case("", 16, 3, scale=800.0),
     ],
 }

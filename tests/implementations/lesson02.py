@@ -344,3 +344,82 @@ WRONG = [
     Wrong("numerical_gradient", numgrad_restored_by_arithmetic, hint="x left modified"),
     Wrong("numerical_gradient", numgrad_first_axis_only, hint="values differ"),
 ]
+
+# --- softmax_cross_entropy ------------------------------------------------------------------
+
+
+def softmax_ce_log_sum_exp(logits, y):
+    n = logits.shape[0]
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    dlogits = np.exp(log_p)
+    dlogits[np.arange(n), y] -= 1
+    return -log_p[np.arange(n), y].mean(), dlogits / n
+
+
+def softmax_ce_rows(logits, y):
+    # One sample at a time, the probabilities first and a one-hot matrix for the labels.
+    n, k = logits.shape
+    loss = 0.0
+    dlogits = np.empty_like(logits)
+    onehot = np.eye(k, dtype=logits.dtype)[y]
+    for i in range(n):
+        s = logits[i] - np.max(logits[i])
+        e = np.exp(s)
+        loss += np.log(e.sum()) - s[y[i]]          # -log p_y, without the log of a tiny p_y
+        dlogits[i] = (e / e.sum() - onehot[i]) / n
+    return logits.dtype.type(loss / n), dlogits
+
+
+def softmax_ce_no_max(logits, y):
+    n = logits.shape[0]
+    p = np.exp(logits)
+    p /= p.sum(axis=1, keepdims=True)
+    loss = -np.mean(np.log(p[np.arange(n), y]))
+    p[np.arange(n), y] -= 1
+    return loss, p / n
+
+
+def softmax_ce_sum_not_mean_grad(logits, y):
+    n = logits.shape[0]
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    p = np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)
+    loss = -np.log(p[np.arange(n), y]).mean()
+    p[np.arange(n), y] -= 1
+    return loss, p
+
+
+def softmax_ce_probabilities_only(logits, y):
+    n = logits.shape[0]
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    p = np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)
+    return -np.log(p[np.arange(n), y]).mean(), p / n
+
+
+def softmax_ce_log_of_underflow(logits, y):
+    # The maximum is subtracted, but the log is taken of probabilities that underflowed to 0.
+    n = logits.shape[0]
+    e = np.exp(logits - logits.max(axis=1, keepdims=True))
+    p = e / e.sum(axis=1, keepdims=True)
+    loss = -np.log(p[np.arange(n), y]).mean()
+    p[np.arange(n), y] -= 1
+    return loss, p / n
+
+
+def softmax_ce_float64(logits, y):
+    loss, dlogits = softmax_ce_log_sum_exp(logits.astype(np.float64), y)
+    return loss, dlogits
+
+
+RIGHT += [
+    Right("softmax_cross_entropy", softmax_ce_log_sum_exp),
+    Right("softmax_cross_entropy", softmax_ce_rows),
+]
+
+WRONG += [
+    Wrong("softmax_cross_entropy", softmax_ce_no_max, hint="overflow (no max subtracted)"),
+    Wrong("softmax_cross_entropy", softmax_ce_sum_not_mean_grad, hint="gradient not divided by N"),
+    Wrong("softmax_cross_entropy", softmax_ce_probabilities_only, hint="onehot missing"),
+    Wrong("softmax_cross_entropy", softmax_ce_float64, hint="wrong dtype: expected float32, got float64"),
+    Wrong("softmax_cross_entropy", softmax_ce_log_of_underflow, hint="overflow (no max subtracted)"),
+]
