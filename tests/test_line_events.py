@@ -20,8 +20,10 @@ def padded(x):
 
 def test_a_loop_counts_its_lines_once_per_iteration():
     # total = 0; the for line n + 1 times (the last test ends the loop); the body n times; return
-    assert line_events(summed, 2) == (1, 2 * 2 + 3)
-    assert line_events(summed, 16) == (120, 2 * 16 + 3)
+    (result_2, lines_2), (result_16, lines_16) = line_events(summed, 2), line_events(summed, 16)
+    assert (result_2, result_16) == (1, 120)
+    assert lines_16 - lines_2 == 2 * (16 - 2)   # the for line and the body, once per iteration
+    assert lines_2 == 2 * 2 + 3
 
 
 def test_library_code_is_not_counted():
