@@ -187,7 +187,7 @@ def _diff_int(expected: int, got):
     if not isinstance(value, numbers.Integral):
         if isinstance(value, numbers.Real) and float(value) == expected:
             return (f"expected the integer {expected}, got {type(value).__name__} {_short(value)}: "
-                    "convert it with int(...)")
+                    "return an int, not a float")
         return f"expected {expected}, got {_short(value)}"
     return None if int(value) == expected else f"expected {expected}, got {int(value)}"
 

@@ -44,7 +44,7 @@ def _labels(n):
     "empirical_risk", points=1,
     cases=[
         Case(loss=_half_squared, predict=_linear, theta=normal(3), X=normal(6, 3), Y=normal(6)),
-        Case("the seeds' table with w = 1: residuals +-0.1, each loss 0.005, mean 0.005",
+        Case("the four-sample table with w = 1: residuals +-0.1, each loss 0.005, mean 0.005",
              loss=_half_squared, predict=_scaled, theta=1.0, X=examples.TABLE_X.copy(),
              Y=examples.TABLE_Y.copy(), expected=0.005),
         Case("L1 loss", loss=_absolute, predict=_linear, theta=normal(2), X=normal(9, 2), Y=normal(9)),
@@ -79,10 +79,10 @@ def _empirical_risk(loss, predict, theta, X, Y):
 @exercise(
     "squared_loss_grad", points=1,
     cases=[
-        Case("the seeds' first row, w = 0: x (w x - y) = 10 (0 - 10.1) = -101", w=0.0, x=10.0, y=10.1,
+        Case("the table's first row, w = 0: x (w x - y) = 10 (0 - 10.1) = -101", w=0.0, x=10.0, y=10.1,
              expected=-101.0),
         Case("w = y / x fits the sample exactly: gradient 0", w=1.01, x=10.0, y=10.1),
-        Case("the seeds' second row with w = 1.01", w=1.01, x=2.0, y=1.9),
+        Case("the table's second row with w = 1.01", w=1.01, x=2.0, y=1.9),
         Case("a negative input", w=0.5, x=-3.0, y=2.0),
         Case("the prediction is too large, so the gradient is positive", w=2.0, x=1.5, y=1.0),
         Case("NumPy numbers", w=np.float64(-0.7), x=np.float64(2.5), y=np.float64(0.3)),
@@ -229,10 +229,10 @@ def _table_case(note, n, lr, epochs, w0=0.0):
 @exercise(
     "gd_1d", points=2, implemented_by=("cnnlab.examples.gd_path",),
     cases=[
-        Case("the seeds' table, lr 0.01, one epoch: 1.01, 1.0076, 1.003169, 1.00413731",
+        Case("the four-sample table, lr 0.01, one epoch: 1.01, 1.0076, 1.003169, 1.00413731",
              xs=examples.TABLE_X.copy(), ys=examples.TABLE_Y.copy(), w0=0.0, lr=0.01,
              epochs=1, expected=np.array([1.01, 1.0076, 1.003169, 1.00413731])),
-        Case("the seeds' table, small steps, 3 epochs", xs=examples.TABLE_X.copy(),
+        Case("the four-sample table, small steps, 3 epochs", xs=examples.TABLE_X.copy(),
              ys=examples.TABLE_Y.copy(), w0=0.0, lr=0.001, epochs=3),
         _table_case("a random table, 2 epochs", 6, 0.1, 2, w0=0.5),
         _table_case("one epoch", 5, 0.05, 1, w0=-1.0),

@@ -158,8 +158,14 @@ def _relu_case(note, *shape):
         Case("all inputs positive: dx = dout", x=Draw(lambda rng: rng.uniform(0.1, 2.0, (3, 4))),
              dout=normal(3, 4)),
         Case("negative upstream gradients", x=normal(5), dout=Draw(lambda rng: -rng.uniform(0.5, 2.0, 5))),
+        Case("x exactly 0 gets no gradient (the derivative at 0 is 0); float32 stays float32",
+             x=np.array([[0.0, 1.5, -0.0, -1.0], [2.0, 0.0, 0.5, 0.0]], dtype=np.float32),
+             dout=np.array([[5.0, 6.0, 7.0, 8.0], [1.0, 2.0, 3.0, 4.0]], dtype=np.float32),
+             expected=np.array([[0.0, 6.0, 0.0, 0.0], [1.0, 0.0, 3.0, 0.0]], dtype=np.float32)),
     ],
     mistakes=[
+        Mistake("gradient passed at x = 0: the course takes ReLU's derivative at exactly 0 to be 0, so the "
+                "mask is x > 0, not x >= 0", lambda dout, cache: dout * (cache >= 0)),
         Mistake("gradient passed where x < 0: ReLU's output does not change when a negative input "
                 "moves, so dx = dout * (x > 0)", lambda dout, cache: dout),
         Mistake("gradient equal to output: dx is dout masked by where x > 0, not the forward output "

@@ -163,11 +163,11 @@ def _compare_facts(expected, got, inputs):
     """None when every judged fact agrees; otherwise one message per fact that does not.
 
     When ``expected`` comes from a mistake model that behaves correctly on this case (dropping
-    the last batch when batch_size divides N, say), nothing distinguishes it here: it must not
-    explain a failure that has another cause (an input changed in place).
+    the last batch when batch_size divides N, say), nothing distinguishes it here: the
+    comparison cannot tell, so it raises, and the model counts neither way (core.explain).
     """
     if expected.get("_model") and all(expected.get(key) is not False for key in _FACTS):
-        return "this mistake does not show in this case"
+        raise CheckFailure("this mistake does not show in this case")
     problems = []
     for key, text in _FACTS.items():
         if expected.get(key) is not None and got.get(key) != expected[key]:

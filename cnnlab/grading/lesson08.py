@@ -55,6 +55,8 @@ def _step_case(note, shape, lr, mu, dtype=np.float64):
                 lambda w, v, grad, lr, mu: (w + (mu * v + lr * grad), mu * v + lr * grad)),
         Mistake("sign: in this form v points downhill, v = mu v - lr grad, and w = w + v (you kept -v as "
                 "the velocity)", lambda w, v, grad, lr, mu: (w - (mu * v + lr * grad), mu * v + lr * grad)),
+        Mistake("sign: v = mu v - lr grad already points downhill, so the step is w = w + v; w - v climbs "
+                "back up the gradient", lambda w, v, grad, lr, mu: (w - (mu * v - lr * grad), mu * v - lr * grad)),
         Mistake("the learning rate is inside the velocity: v = mu v - lr grad, then w = w + v (no second lr)",
                 lambda w, v, grad, lr, mu: (w + lr * (mu * v - grad), mu * v - grad)),
         Mistake("mu multiplies the old velocity and lr the gradient: v = mu v - lr grad",

@@ -131,6 +131,14 @@ def relu_backward_pass_everything(dout, cache):
     return dout
 
 
+def relu_backward_zero_passes(dout, cache):
+    # Zeroes only the negative inputs: x == 0 still lets the gradient through.
+    x = cache
+    dx = dout.copy()
+    dx[x < 0] = 0
+    return dx
+
+
 def relu_backward_returns_output(dout, cache):
     x = cache
     return np.maximum(x, 0)
@@ -333,6 +341,8 @@ WRONG = [
           partners={"forward": linear_matmul}),
     Wrong("relu_forward", relu_in_place, hint="changed its input `x` in place"),
     Wrong("relu_backward", relu_backward_pass_everything, hint="gradient passed where x < 0",
+          partners={"forward": relu_maximum}),
+    Wrong("relu_backward", relu_backward_zero_passes, hint="gradient passed at x = 0",
           partners={"forward": relu_maximum}),
     Wrong("relu_backward", relu_backward_returns_output, hint="gradient equal to output",
           partners={"forward": relu_maximum}),

@@ -46,8 +46,9 @@ def batches_choice_without_replacement(X, y, batch_size, rng):
 
 
 def batches_with_replacement(X, y, batch_size, rng):
-    for _ in range(0, len(X), batch_size):
-        idx = rng.integers(0, len(X), batch_size)
+    # The batch sizes are right; only the indices are drawn with replacement.
+    for start in range(0, len(X), batch_size):
+        idx = rng.integers(0, len(X), min(batch_size, len(X) - start))
         yield X[idx], y[idx]
 
 

@@ -44,6 +44,13 @@ def momentum_plus_gradient(w, v, grad, lr, mu):
     return w + v, v
 
 
+def momentum_minus_velocity(w, v, grad, lr, mu):
+    # The velocity is right; the step then subtracts it, as in plain gradient descent.
+    v_new = mu * v - lr * grad
+    w_new = w - v_new
+    return w_new, v_new
+
+
 def momentum_in_place(w, v, grad, lr, mu):
     v *= mu
     v -= lr * grad
@@ -113,6 +120,7 @@ RIGHT = [
 WRONG = [
     Wrong("momentum_step", momentum_w_first, hint="velocity not updated before w"),
     Wrong("momentum_step", momentum_plus_gradient, hint="sign: the velocity moves against the gradient"),
+    Wrong("momentum_step", momentum_minus_velocity, hint="already points downhill, so the step is w = w + v"),
     Wrong("momentum_step", momentum_in_place, hint="changed its input `w` in place"),
     Wrong("ema_momentum_step", ema_beta_on_new_gradient, hint="beta weighs the OLD average"),
     Wrong("sutskever_mu", mu_missing_plus_one, hint="off-by-one in the floor"),
