@@ -433,6 +433,27 @@ def _backward_per_sample(dout, cache):
     return dx, dw, db
 
 
+def _forward_per_position(x, w, b, stride=1, pad=0):
+    """The right values, one output position (a row of im2col) at a time."""
+    _, cache = _forward_im2col(x, w, b, stride, pad)
+    cols, F = cache[-1], w.shape[0]
+    rows = np.stack([cols[r] @ w.reshape(F, -1).T + b for r in range(len(cols))])
+    Ho = conv.conv_output_size(x.shape[2], w.shape[2], stride, pad)
+    return rows.reshape(x.shape[0], Ho, -1, F).transpose(0, 3, 1, 2), cache
+
+
+def _backward_per_position(dout, cache):
+    """dw and db added up one output position at a time (dx without a loop)."""
+    x, w, stride, pad, cols = cache
+    F = w.shape[0]
+    rows = dout.transpose(0, 2, 3, 1).reshape(-1, F)
+    dw, db = np.zeros((F, cols.shape[1]), dtype=w.dtype), np.zeros(F, dtype=w.dtype)
+    for r in range(len(rows)):
+        dw, db = dw + np.outer(rows[r], cols[r]), db + rows[r]
+    dx = conv.col2im(rows @ w.reshape(F, -1), x.shape, *w.shape[2:], stride, pad)
+    return dx, dw.reshape(w.shape), db
+
+
 _LOOPS_LEFT = ("loops left in: one matrix product handles every sample and position at once; loop only "
                "over the kernel offsets (di, dj) in im2col and col2im, never over n, i or j")
 
@@ -469,6 +490,10 @@ _LOOPS_LEFT = ("loops left in: one matrix product handles every sample and posit
                 _Pair(_forward_im2col, lambda dout, cache: _backward_im2col(dout, cache, no_db=True))),
         Mistake(_LOOPS_LEFT + " (your forward loops)", _Pair(_forward_per_sample, _backward_im2col)),
         Mistake(_LOOPS_LEFT + " (your backward loops)", _Pair(_forward_im2col, _backward_per_sample)),
+        # A loop over positions grows with N, Ho and Wo, a loop over samples with N alone: the hint
+        # is named only by a model that loops the same way, so each kind has its model.
+        Mistake(_LOOPS_LEFT + " (your forward loops)", _Pair(_forward_per_position, _backward_im2col)),
+        Mistake(_LOOPS_LEFT + " (your backward loops)", _Pair(_forward_im2col, _backward_per_position)),
     ],
 )
 def _conv2d_forward_fast(x, w, b, stride=1, pad=0):

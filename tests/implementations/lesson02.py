@@ -391,10 +391,12 @@ def softmax_ce_no_max(logits, y):
 
 
 def softmax_ce_sum_not_mean_grad(logits, y):
+    # Stable loss (log-sum-exp), so that the gradient's missing 1/N is its one mistake.
     n = logits.shape[0]
     shifted = logits - logits.max(axis=1, keepdims=True)
-    p = np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)
-    loss = -np.log(p[np.arange(n), y]).mean()
+    log_sum = np.log(np.exp(shifted).sum(axis=1))
+    loss = -(shifted[np.arange(n), y] - log_sum).mean()
+    p = np.exp(shifted - log_sum[:, None])
     p[np.arange(n), y] -= 1
     return loss, p
 
@@ -402,8 +404,8 @@ def softmax_ce_sum_not_mean_grad(logits, y):
 def softmax_ce_probabilities_only(logits, y):
     n = logits.shape[0]
     shifted = logits - logits.max(axis=1, keepdims=True)
-    p = np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)
-    return -np.log(p[np.arange(n), y]).mean(), p / n
+    log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    return -log_p[np.arange(n), y].mean(), np.exp(log_p) / n
 
 
 def softmax_ce_log_of_underflow(logits, y):
