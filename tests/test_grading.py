@@ -256,8 +256,35 @@ def test_detector_hint(register, capsys):
     assert "convert it with np.array(...)" in out and "  hint: you returned a list" in out
 
 
-def test_float32_result_passes_within_its_precision(mean_rows):
-    assert grading.check("t_mean_rows", lambda x: x.astype(np.float32).mean(axis=0)) == 2
+def test_float32_result_passes_within_its_precision(register):
+    # float32 inputs: a float32 result is allowed its own rounding against a float64 reference
+    register(id="t_mean32", reference=lambda x: x.astype(np.float64).mean(axis=0).astype(np.float32),
+             cases=[Case(x=normal(300, 4, scale=1e3, dtype=np.float32))])
+    assert grading.check("t_mean32", lambda x: x.mean(axis=0)) == 2
+
+
+def test_dtype_rule_rejects_float64_for_float32_inputs_with_its_hint(register, capsys):
+    register(id="t_double", reference=lambda x: 2 * x,
+             cases=[Case(x=normal(3)), Case(x=normal(3, dtype=np.float32))])
+    with pytest.raises(AssertionError):
+        grading.check("t_double", lambda x: 2 * x.astype(np.float64))
+    out = capsys.readouterr().out
+    assert "case 2/2: x (3,) float32 \u2014 wrong dtype: expected float32, got float64" in out
+    assert out.count("hint:") == 1
+    assert "hint: your result is float64 for float32 inputs: a result keeps the floating dtype" in out
+    with pytest.raises(AssertionError):
+        grading.check("t_double", lambda x: 2 * x.astype(np.float32))
+    assert "hint: your result is float32 for float64 inputs: " \
+           "a result keeps the floating dtype of its inputs, so leave out the conversion to float32" \
+           in capsys.readouterr().out
+    assert grading.check("t_double", lambda x: x + x) == 2
+
+
+def test_dtype_rule_leaves_integer_widths_and_kind_mode_alone(register):
+    register(id="t_argmax", reference=lambda x: np.argmax(x, axis=1), cases=[Case(x=normal(3, 4))])
+    assert grading.check("t_argmax", lambda x: np.argmax(x, axis=1).astype(np.int32)) == 2
+    register(id="t_kind", reference=lambda x: 2 * x, dtype="kind", cases=[Case(x=normal(3, dtype=np.float32))])
+    assert grading.check("t_kind", lambda x: 2 * x.astype(np.float64)) == 2
 
 
 def test_dtype_exact_mode(register, capsys):
@@ -386,7 +413,8 @@ def test_difference_accepts_equivalent_results():
     assert difference(np.int64(3), 3) is None
     assert difference(np.array([1.0, np.nan]), np.array([1.0, np.nan])) is None
     assert difference(np.ones(3), np.ones(3) * (1 + 1e-9)) is None
-    assert difference(np.ones(3), np.ones(3, np.float32) * np.float32(1 + 2e-7)) is None
+    # a float32 result is allowed its own rounding (the dtype itself is the rule's business)
+    assert difference(np.ones(3), np.ones(3, np.float32) * np.float32(1 + 2e-7), dtype="kind") is None
     assert difference(np.zeros((0, 3)), np.zeros((0, 3))) is None
 
 
@@ -397,6 +425,11 @@ def test_difference_names_tuple_items_and_checks_dtype_mode():
     assert difference(np.ones(2, np.float32), np.ones(2), dtype="exact") == \
         "wrong dtype: expected float32, got float64"
     assert difference(np.ones(2), np.ones(2, np.int64), dtype="any") is None
+    assert difference(np.ones(2, np.float32), np.ones(2)) == "wrong dtype: expected float32, got float64"
+    assert difference(np.ones(2, np.float32), np.ones(2), dtype="kind") is None
+    assert difference(np.ones(2, np.int64), np.ones(2, np.int32)) is None
+    assert difference(np.ones(2, np.int64), np.ones(2, np.int32), dtype="exact") == \
+        "wrong dtype: expected int64, got int32"
     assert difference(np.ones(2, np.float32), np.ones(2) * 1.001, dtype="exact") == (
         "wrong dtype: expected float32, got float64; values differ: max abs error 0.001 at [0] "
         "(expected 1, got 1.001); 2 of 2 entries differ")

@@ -43,7 +43,7 @@ import numpy as np
 
 from .. import backend
 from . import plain
-from .compare import DTYPE_MODES, difference
+from .compare import DTYPE_MODES, difference, float_precision_change
 
 __all__ = [
     "BROKEN", "Case", "CaseVerdict", "CheckFailure", "Draw", "Exercise", "Mistake", "call_backward",
@@ -241,7 +241,8 @@ class Exercise:
             hand-written ``expected`` is a view.
         compare: ``compare(expected, got, inputs) -> message or None`` replacing
             :func:`difference`.
-        rtol, atol, dtype: tolerances and dtype strictness of :func:`difference`.
+        rtol, atol, dtype: tolerances and dtype strictness of :func:`difference`; the default
+            ``"float"`` is the course's rule (float32 in, float32 out).
         output_names: names of the items of a tuple result, used in messages.
         may_modify: names of inputs the function is allowed to change in place.
         implemented_by: dotted names of cnnlab's own implementations of the exercise (e.g.
@@ -263,7 +264,7 @@ class Exercise:
     compare: Callable | None = None
     rtol: float = 1e-6
     atol: float = 1e-8
-    dtype: str = "kind"
+    dtype: str = "float"
     output_names: Sequence[str] | None = None
     may_modify: Sequence[str] = ()
     implemented_by: Sequence[str] = ()
@@ -597,7 +598,9 @@ def explain(ex: Exercise, judged: Sequence[tuple[Case, dict, CaseVerdict]]) -> l
     hint (variants of one mistake); the hint counts as reproduced on a case when one of them
     does. When no hint qualifies under the exercise's comparison and the student's values
     (not only their dtype) are wrong, values alone are compared, so that e.g. a float64 result
-    of a float32 mistake still gets its hint. The detectors' hints of each failed case follow.
+    of a float32 mistake still gets its hint. When no model explains the failures and a result
+    has another floating precision than the reference's (float64 for float32 inputs), the
+    course's dtype rule is the hint. The detectors' hints of each failed case follow.
     """
     failed = [(case, inputs, v) for case, inputs, v in judged if not v.passed]
     if not failed:
@@ -611,9 +614,28 @@ def explain(ex: Exercise, judged: Sequence[tuple[Case, dict, CaseVerdict]]) -> l
             v.got is not None and _values_differ(ex, _safe(lambda: ex.expected(c, i)), v.got)
             for c, i, v in failed if not c.raises):
         hints = _reproducing(ex, order, models, strict=False)
+    if not hints and ex.dtype in ("float", "exact"):
+        hints = _precision_hint(ex, failed)
     for _, _, v in failed:
         hints += [h for h in v.hints if h not in hints]
     return hints
+
+
+def _precision_hint(ex: Exercise, failed) -> list[str]:
+    """The dtype rule's hint, when a failed case's result has another floating precision than
+    the reference's (e.g. float64 where float32 inputs give float32)."""
+    for case, inputs, v in failed:
+        if v.got is None or case.raises:
+            continue
+        found = _safe(lambda: float_precision_change(ex.expected(case, inputs), v.got))
+        if found:
+            wanted, got = found
+            advice = ("create new arrays with np.zeros_like(x) or dtype=x.dtype, and mix in no float64 "
+                      "arrays or NumPy scalars such as np.sqrt(2.0) (Python numbers such as 0.5 are fine)"
+                      if got.itemsize > wanted.itemsize else f"leave out the conversion to {got}")
+            return [f"your result is {got} for {wanted} inputs: a result keeps the floating dtype of "
+                    f"its inputs, so {advice}"]
+    return []
 
 
 class _ModelRuns:

@@ -36,8 +36,8 @@ _scaled = _named("w_times_x", lambda X, theta: theta * X)  # the seeds' 1-D mode
 _sign = _named("sign_of_linear", lambda X, theta: np.where(X @ theta >= 0, 1.0, -1.0))
 
 
-def _labels(n):
-    return Draw(lambda rng: rng.choice([-1.0, 1.0], size=n))
+def _labels(n, dtype=np.float64):
+    return Draw(lambda rng: rng.choice([-1.0, 1.0], size=n).astype(dtype))
 
 
 @exercise(
@@ -54,6 +54,8 @@ def _labels(n):
              Y=_labels(7)),
         Case("one sample", loss=_half_squared, predict=_linear, theta=normal(2), X=normal(1, 2),
              Y=normal(1)),
+        Case("float32 data", loss=_half_squared, predict=_linear, theta=normal(3, dtype=np.float32),
+             X=normal(8, 3, dtype=np.float32), Y=normal(8, dtype=np.float32)),
     ],
     mistakes=[
         Mistake("sum instead of mean: the empirical risk is (1/N) times the sum of the losses; "
@@ -135,6 +137,8 @@ _HAND_LABELS = np.array([1.0, 1.0, 1.0, -1.0, -1.0])  # -> 0, 0.5, 2, 2, 0
             lambda rng: rng.choice([-1.0, 1.0], size=(3, 4)))),
         Case("every sample classified with margin: all losses 0", score=np.array([1.5, -2.0, 3.0]),
              y=np.array([1.0, -1.0, 1.0])),
+        Case("float32 scores and labels stay float32", score=normal(6, dtype=np.float32),
+             y=_labels(6, np.float32)),
     ],
     mistakes=[
         Mistake("missing max with 0: a sample beyond the margin (y score > 1) costs nothing, so take "
@@ -239,6 +243,8 @@ def _table_case(note, n, lr, epochs, w0=0.0):
         Case("one sample, 4 epochs", xs=np.array([2.0]), ys=np.array([3.0]), w0=0.0, lr=0.1, epochs=4),
         Case("the table as Python lists", xs=[10.0, 2.0, 3.5, 1.0], ys=[10.1, 1.9, 3.4, 1.1], w0=2.0,
              lr=0.005, epochs=2),
+        Case("a float32 table: the path stays float32", xs=uniform(-2.0, 2.0, (5,), np.float32),
+             ys=uniform(-2.0, 2.0, (5,), np.float32), w0=0.5, lr=0.1, epochs=2),
     ],
     mistakes=[
         Mistake("one update per epoch instead of per sample: online descent updates w after every "
@@ -257,4 +263,7 @@ def _table_case(note, n, lr, epochs, w0=0.0):
     ],
 )
 def _gd_1d(xs, ys, w0, lr, epochs):
-    return examples.gd_path(xs, ys, w0, lr, epochs, mode="online")
+    path = examples.gd_path(xs, ys, w0, lr, epochs, mode="online")  # float64 whatever the table
+    # The course's dtype rule: the path keeps the table's floating dtype. A Python float adds no
+    # precision of its own (NumPy's promotion rules), so a float32 table gives float32.
+    return path.astype(np.result_type(np.asarray(xs), np.asarray(ys), 0.0))

@@ -25,10 +25,10 @@ from .core import Case, CheckFailure, Draw, Mistake, call_backward, call_forward
 # --- linear_forward / linear_backward ---------------------------------------------------------
 
 
-def _linear_case(note, n, d_in, d_out, backward=False):
-    inputs = dict(x=normal(n, d_in), W=normal(d_out, d_in), b=normal(d_out))
+def _linear_case(note, n, d_in, d_out, backward=False, dtype=np.float64):
+    inputs = dict(x=normal(n, d_in, dtype=dtype), W=normal(d_out, d_in, dtype=dtype), b=normal(d_out, dtype=dtype))
     if backward:
-        inputs["dout"] = normal(n, d_out)
+        inputs["dout"] = normal(n, d_out, dtype=dtype)
     return Case(note, **inputs)
 
 
@@ -85,6 +85,7 @@ def _wrong_backward(fn):
         _linear_case("square W (D_in = D_out)", 3, 4, 4, backward=True),
         _linear_case("one sample", 1, 3, 2, backward=True),
         _linear_case("a batch of 7", 7, 2, 5, backward=True),
+        _linear_case("float32 gradients stay float32", 3, 4, 2, backward=True, dtype=np.float32),
     ],
     mistakes=[
         Mistake("transposed W: out = x W^T + b, so dx = dout @ W (shape (N, D_in)) and "
@@ -253,17 +254,20 @@ def _layer(kind, *args):
     return plain.named(_NAMES[kind], *args)
 
 
-def _chain_case(note, n, widths, activation="relu", seed=None):
-    """A chain Linear, activation, Linear, ... through ``widths``, with input and target drawn."""
+def _chain_case(note, n, widths, activation="relu", seed=None, dtype=np.float64):
+    """A chain Linear, activation, Linear, ... through ``widths``, with input and target drawn
+    (every array of ``dtype``)."""
+    def draw(rng, *shape):
+        return rng.standard_normal(shape).astype(dtype)
+
     def make(rng):
         layers = []
         for i, (d_in, d_out) in enumerate(zip(widths[:-1], widths[1:])):
             if i:
                 layers.append(_layer(activation))
-            layers.append(_layer("linear", rng.standard_normal((d_out, d_in)) / np.sqrt(d_in),
-                                  rng.standard_normal(d_out)))
-        target = rng.standard_normal((n, widths[-1]))
-        return {"layers": layers, "x": rng.standard_normal((n, widths[0])),
+            layers.append(_layer("linear", draw(rng, d_out, d_in) / dtype(np.sqrt(d_in)), draw(rng, d_out)))
+        target = draw(rng, n, widths[-1])
+        return {"layers": layers, "x": draw(rng, n, widths[0]),
                 "dloss": plain.named("lesson02.half_squared_error_grad", target)}
     return Case(note, make=make, seed=seed)
 
@@ -327,6 +331,7 @@ def _input_to_every_layer(layers, x, dloss):
         _chain_case("widths 5 -> 3 -> 2", 4, (5, 3, 2)),
         _chain_case("one linear layer", 2, (3, 2)),
         _chain_case("a deeper chain with tanh, all widths 3", 2, (3, 3, 3, 3), activation="tanh"),
+        _chain_case("float32 layers and input: float32 gradients", 3, (4, 3, 2), dtype=np.float32),
     ],
     mistakes=[
         Mistake("layers visited in forward order: the backward pass starts at the last layer, "

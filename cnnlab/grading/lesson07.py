@@ -81,6 +81,9 @@ def _batches(items, X, y) -> list:
         if Xb.shape[1:] != X.shape[1:] or yb.shape[1:] != y.shape[1:] or Xb.shape[0] != yb.shape[0]:
             raise CheckFailure(f"a batch must hold whole samples: Xb (B, {', '.join(map(str, X.shape[1:]))}) and "
                                f"yb (B,) with the same B; got Xb {Xb.shape} and yb {yb.shape}")
+        if Xb.dtype != X.dtype:
+            raise CheckFailure(f"Xb must keep the dtype of X ({X.dtype}); got {Xb.dtype}: index X with the "
+                               "batch's indices, X[idx], and convert nothing")
         batches.append((Xb, yb))
     return batches
 
@@ -228,8 +231,8 @@ def _labels(n):
     return Draw(lambda rng: rng.integers(0, 10, n))
 
 
-def _case(note, n, batch_size, shape=(3,), seed=0):
-    return Case(note, X=normal(n, *shape), y=_labels(n), batch_size=batch_size,
+def _case(note, n, batch_size, shape=(3,), seed=0, dtype=np.float64):
+    return Case(note, X=normal(n, *shape, dtype=dtype), y=_labels(n), batch_size=batch_size,
                 rng=np.random.default_rng(seed))
 
 
@@ -245,6 +248,7 @@ def _case(note, n, batch_size, shape=(3,), seed=0):
         _case("one batch holding everything", 16, 16, seed=4),
         _case("batch size larger than N: one batch of all 9", 9, 32, seed=5),
         _case("a tiny set: 3 samples in batches of 2", 3, 2, seed=6),
+        _case("float32 images: the batches stay float32", 14, 4, shape=(1, 2, 2), seed=7, dtype=np.float32),
     ],
     mistakes=[
         Mistake("sampling with replacement: an epoch visits every sample exactly once; shuffle with ONE "

@@ -15,6 +15,7 @@ CASES = {
     "linear_backward": [
         _linear_case("", 5, 3, 4, backward=True),
         Case(x=normal(5, 3), W=normal(4, 3), b=normal(4), dout=np.ones((5, 4))),
+        _linear_case("", 4, 2, 3, backward=True, dtype=np.float32),
     ],
     "relu_forward": [
         Case(x=np.array([-1.0, 0.0, 2.5], dtype=np.float32), expected=np.array([0.0, 0.0, 2.5], dtype=np.float32)),
@@ -29,6 +30,7 @@ CASES = {
                                          {"W": np.array([[-30.0]]), "b": np.array([-5.0])}]),
         _chain_case("", 3, (4, 6, 2)),
         _chain_case("", 2, (2, 5, 5, 3), activation="tanh"),
+        _chain_case("", 2, (3, 4, 2), activation="tanh", dtype=np.float32),
     ],
     "numerical_gradient": [
         Case(f=sum_of_squares, x=np.array([[0.5, -1.0], [2.0, 0.25]]), h=1e-5,

@@ -10,6 +10,7 @@ CASES = {
         _case("", 7, 3, shape=(2,), seed=3),
         _case("", 50, 8, shape=(1,), seed=1),
         _case("", 33, 11, shape=(1, 2, 2), seed=9),
+        _case("", 10, 4, shape=(3,), seed=2, dtype=np.float32),
     ],
     "sgd_step": [
         Case(w=np.array([[1.0, -2.0], [0.5, 4.0]], dtype=np.float32),

@@ -42,7 +42,7 @@ def linear_backward_matmul(dout, cache):
 
 def linear_backward_loops(dout, cache):
     x, W = cache
-    dx, dW, db = np.zeros_like(x), np.zeros_like(W), np.zeros(W.shape[0])
+    dx, dW, db = np.zeros_like(x), np.zeros_like(W), np.zeros(W.shape[0], dtype=W.dtype)
     for n in range(x.shape[0]):  # one sample at a time: its outer product adds into dW
         dx[n] = W.T @ dout[n]
         dW += np.outer(dout[n], x[n])
