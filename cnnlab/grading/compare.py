@@ -109,13 +109,10 @@ def _dtype_kind(dt) -> str:
 
 
 def _diff_dtype(expected, got, mode):
-    if mode == "exact" and expected != got:
+    both_floating = expected.kind == "f" and got.kind == "f"
+    if expected != got and (mode == "exact" or (mode == "float" and both_floating)):
         return f"wrong dtype: expected {expected}, got {got}"
-    if mode == "float" and expected.kind == "f" and got.kind == "f" and expected != got:
-        return f"wrong dtype: expected {expected}, got {got}"
-    if mode == "float":
-        mode = "kind"
-    if mode == "kind" and _dtype_kind(expected) != _dtype_kind(got):
+    if mode in ("float", "kind") and _dtype_kind(expected) != _dtype_kind(got):
         return f"wrong dtype: expected {_dtype_kind(expected)} numbers ({expected}), got {got}"
     return None
 
