@@ -43,6 +43,9 @@ def found(*cells, exercises=(CONV,)):
     ("import cnnlab.grading.core as core", "cnnlab.grading.core"),
     ("%time x = cl.F.conv2d_forward", "cl.F.conv2d_forward"),  # magics are read as Python
     ("%%timeit -n 1\ncl.F.conv2d_forward(x, w, b)", "cl.F.conv2d_forward"),
+    # a file written by the cell and run later (lesson 05's my_conv.py) is the student's code too
+    ("%%writefile my_conv.py\nimport cnnlab.conv as c\ndef conv2d_forward_naive(*a):\n    return c.conv2d_forward(*a)",
+     "c.conv2d_forward"),
 ])
 def test_uses_of_the_implementation_are_found(source, written):
     assert found(source)["conv2d_forward_naive"][0] == f"{written} in cell 2"

@@ -120,7 +120,7 @@ def judge(ex: core.Exercise, cases: list, reply) -> Recheck:
     replies = reply.get("replies")
     if not isinstance(replies, list):
         return failed("the re-check sent back nothing readable")
-    result = Recheck(True)
+    result, judged = Recheck(True), []
     for i, (label, case, inputs) in enumerate(cases):
         answer = replies[i] if i < len(replies) else None
         if isinstance(answer, dict) and "not_implemented" in answer:
@@ -131,9 +131,11 @@ def judge(ex: core.Exercise, cases: list, reply) -> Recheck:
             break
         with _JUDGE:
             verdict = core.judge_case(ex, case, inputs, answer)
+        judged.append((case, inputs, verdict))
         result.lines += core.case_lines(i + 1, len(cases), label, verdict)
         if not verdict.passed:
             result.passed = False
             result.problem = result.problem or f"case {i + 1}/{len(cases)} ({label}): {verdict.problems[0]}"
-            result.hints += [h for h in verdict.hints if h not in result.hints]
+    with _JUDGE:  # the hints need every case: see core.explain
+        result.hints = core.explain(ex, judged)
     return result

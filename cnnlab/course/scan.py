@@ -29,7 +29,9 @@ from dataclasses import dataclass
 
 __all__ = ["Finding", "forbidden", "scan"]
 
-_MAGICS = {"time", "timeit", "prun", "capture", "debug"}  # magics that run the code they are given
+# Magics that run the code they are given, or (writefile) store it in a file that %run or an
+# import runs later: lesson 05 has its students write my_conv.py with %%writefile.
+_MAGICS = {"time", "timeit", "prun", "capture", "debug", "writefile"}
 
 
 @dataclass(frozen=True)
@@ -236,7 +238,8 @@ class _Reader(ast.NodeVisitor):
     def visit_Call(self, node):
         if not self._reference(node):
             self.generic_visit(node)
-        # %time x = ... and %%timeit cells: IPython turns them into calls with the code as a string
+        # %time x = ..., %%timeit and %%writefile cells: IPython turns them into calls with the code
+        # as a string
         func = node.func
         if isinstance(func, ast.Attribute) and func.attr in ("run_line_magic", "run_cell_magic") and node.args \
                 and isinstance(node.args[0], ast.Constant) and node.args[0].value in _MAGICS:

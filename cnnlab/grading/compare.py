@@ -23,18 +23,20 @@ import numpy as np
 from .. import backend
 from .plain import Opaque
 
-__all__ = ["difference", "DTYPE_MODES"]
+__all__ = ["difference", "float_precision_change", "DTYPE_MODES"]
 
-#: How strictly array dtypes must match: ``"exact"`` (float32 is not float64), ``"kind"``
-#: (float vs integer vs bool, any precision) or ``"any"`` (values only).
-DTYPE_MODES = ("exact", "kind", "any")
+#: How strictly array dtypes must match: ``"exact"`` (float32 is not float64, int32 is not
+#: int64), ``"float"`` (the course's rule: float vs integer vs bool must match, and a floating
+#: result has the expected precision, so float32 in gives float32 out; integers of any width),
+#: ``"kind"`` (float vs integer vs bool, any precision) or ``"any"`` (values only).
+DTYPE_MODES = ("exact", "float", "kind", "any")
 
 # Above the tolerance an exercise asks for, a float32 or float16 result may be off by its own
 # rounding: this many units in the last place, relative to the largest expected magnitude.
 _ULPS = 100
 
 
-def difference(expected, got, *, rtol: float = 1e-6, atol: float = 1e-8, dtype: str = "kind",
+def difference(expected, got, *, rtol: float = 1e-6, atol: float = 1e-8, dtype: str = "float",
                names=None) -> str | None:
     """What differs between ``got`` and ``expected``, or None when they agree.
 
@@ -107,9 +109,10 @@ def _dtype_kind(dt) -> str:
 
 
 def _diff_dtype(expected, got, mode):
-    if mode == "exact" and expected != got:
+    both_floating = expected.kind == "f" and got.kind == "f"
+    if expected != got and (mode == "exact" or (mode == "float" and both_floating)):
         return f"wrong dtype: expected {expected}, got {got}"
-    if mode == "kind" and _dtype_kind(expected) != _dtype_kind(got):
+    if mode in ("float", "kind") and _dtype_kind(expected) != _dtype_kind(got):
         return f"wrong dtype: expected {_dtype_kind(expected)} numbers ({expected}), got {got}"
     return None
 
@@ -158,6 +161,28 @@ def _diff_values(expected: np.ndarray, got: np.ndarray, rtol, atol):
     return f"{head} (expected {_short(expected[where])}, got {_short(got[where])}){tail}"
 
 
+def float_precision_change(expected, got):
+    """``(expected dtype, got dtype)`` of the first floating array in ``got`` whose precision
+    differs from the matching array of ``expected`` (e.g. float64 for float32), or None.
+
+    Walks tuples, lists and dicts like :func:`difference`; anything it cannot match is skipped.
+    """
+    if backend.is_array(expected) and backend.is_array(got):
+        e, g = np.dtype(expected.dtype), np.dtype(got.dtype)
+        return (e, g) if e.kind == "f" and g.kind == "f" and e != g else None
+    if isinstance(expected, (tuple, list)) and isinstance(got, (tuple, list)):
+        pairs = zip(expected, got)
+    elif isinstance(expected, dict) and isinstance(got, dict):
+        pairs = ((v, got[k]) for k, v in expected.items() if k in got)
+    else:
+        return None
+    for e, g in pairs:
+        found = float_precision_change(e, g)
+        if found:
+            return found
+    return None
+
+
 # --- scalars ------------------------------------------------------------------------------------
 
 def _as_number(got):
@@ -187,7 +212,7 @@ def _diff_int(expected: int, got):
     if not isinstance(value, numbers.Integral):
         if isinstance(value, numbers.Real) and float(value) == expected:
             return (f"expected the integer {expected}, got {type(value).__name__} {_short(value)}: "
-                    "convert it with int(...)")
+                    "return an int, not a float")
         return f"expected {expected}, got {_short(value)}"
     return None if int(value) == expected else f"expected {expected}, got {int(value)}"
 

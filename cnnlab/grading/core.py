@@ -32,6 +32,7 @@ import copy
 import difflib
 import numbers
 import os
+import sys
 import sysconfig
 import traceback
 import warnings
@@ -42,12 +43,12 @@ import numpy as np
 
 from .. import backend
 from . import plain
-from .compare import DTYPE_MODES, difference
+from .compare import DTYPE_MODES, difference, float_precision_change
 
 __all__ = [
     "BROKEN", "Case", "CaseVerdict", "CheckFailure", "Draw", "Exercise", "Mistake", "call_backward",
     "call_forward", "call_plain", "check", "describe", "draw", "exercise", "exercises", "get",
-    "integers", "judge_case", "normal", "points", "register", "run_case", "uniform", "unregister",
+    "explain", "integers", "judge_case", "normal", "points", "register", "run_case", "uniform", "unregister",
 ]
 
 PASS, FAIL = "\u2713", "\u2717"  # check mark and ballot x
@@ -240,7 +241,8 @@ class Exercise:
             hand-written ``expected`` is a view.
         compare: ``compare(expected, got, inputs) -> message or None`` replacing
             :func:`difference`.
-        rtol, atol, dtype: tolerances and dtype strictness of :func:`difference`.
+        rtol, atol, dtype: tolerances and dtype strictness of :func:`difference`; the default
+            ``"float"`` is the course's rule (float32 in, float32 out).
         output_names: names of the items of a tuple result, used in messages.
         may_modify: names of inputs the function is allowed to change in place.
         implemented_by: dotted names of cnnlab's own implementations of the exercise (e.g.
@@ -262,7 +264,7 @@ class Exercise:
     compare: Callable | None = None
     rtol: float = 1e-6
     atol: float = 1e-8
-    dtype: str = "kind"
+    dtype: str = "float"
     output_names: Sequence[str] | None = None
     may_modify: Sequence[str] = ()
     implemented_by: Sequence[str] = ()
@@ -499,11 +501,19 @@ def run_case(ex: Exercise, inputs: dict, fn: Callable, partners: dict) -> dict:
 
 @dataclass
 class CaseVerdict:
-    """What one case showed: its problems (none: passed), hints and notes."""
+    """What one case showed: its problems (none: passed), hints and notes.
+
+    ``hints`` are this case's own (detectors', or the advice for an input changed in place);
+    the mistake models' hints need every case of a check and come from :func:`explain`.
+    ``changed`` names the inputs the function changed in place; ``got`` is the student's
+    result as compared (None when the function raised or broke the contract).
+    """
 
     problems: list
     hints: list = field(default_factory=list)
     notes: list = field(default_factory=list)
+    changed: list = field(default_factory=list)
+    got: Any = field(default=None, repr=False)
 
     @property
     def passed(self) -> bool:
@@ -545,44 +555,141 @@ def judge_case(ex: Exercise, case: Case, inputs: dict, reply: dict) -> CaseVerdi
         if message:
             out.problems.append(message)
     after = reply.get("after") if isinstance(reply.get("after"), dict) else {}
-    for name, before in inputs.items():
-        if _mutable(before) and name in after and name not in ex.may_modify and _safe(
-                lambda: _changed(before, after[name])) is not False:
-            out.problems.append(f"your function changed its input `{name}` in place; "
-                                f"leave it as it is (work on a copy, e.g. {name}.copy())")
+    out.changed = [name for name, before in inputs.items()
+                   if _mutable(before) and name in after and name not in ex.may_modify
+                   and _safe(lambda: _changed(before, after[name])) is not False]
+    if out.changed:  # first: what else differs may well follow from it
+        out.problems[:0] = [f"your function changed its input `{name}` in place" for name in out.changed]
+    if raised is None and not case.raises:
+        out.got = got
     if out.problems:
-        out.hints = _hints(ex, case, inputs, got, raised)
+        out.hints = [_changed_hint(out.changed)] if out.changed else _detected(ex, case, inputs, got, raised)
         warning = reply.get("warning")
         if isinstance(warning, str) and warning:
             out.notes = [f"Python warned: {warning}"]
     return out
 
 
-def _hints(ex: Exercise, case: Case, inputs: dict, got, raised) -> list[str]:
-    """The hints of the mistake models that reproduce the student's result, and of detectors.
+def _changed_hint(names: list) -> str:
+    name = names[0]
+    return (f"leave the inputs as they are: work on a copy ({name} = {name}.copy()) or build a new array "
+            f"({name} * 2, not {name} *= 2); what else differs here may come from that change")
 
-    A model explains the result when the exercise's comparison finds no difference. When none
-    does and the student's values (not only their dtype) are wrong, models are compared on
-    values alone, so that e.g. a float64 result of a float32 mistake still gets its hint.
-    """
+
+def _detected(ex: Exercise, case: Case, inputs: dict, got, raised) -> list[str]:
+    """The hints of the exercise's detectors for one failed case."""
     expected = None if case.raises else _safe(lambda: ex.expected(case, inputs))
     hints = []
-    if raised is None and got is not None:
-        outputs = []
-        for mistake in ex.mistakes:
+    for detector in ex.detectors:
+        hint = _safe(lambda: detector(inputs, raised if raised is not None else got, expected))
+        if hint and hint not in hints:
+            hints.append(hint)
+    return hints
+
+
+def explain(ex: Exercise, judged: Sequence[tuple[Case, dict, CaseVerdict]]) -> list[str]:
+    """The hints of a whole check: ``judged`` holds ``(case, inputs, verdict)`` of every case.
+
+    An input changed in place explains everything else, so its advice is then the only hint.
+    Otherwise a mistake model's hint is shown when the model reproduces the student's result on
+    every case where both gave one (a model that raises there, or a case where the student's
+    code raised, counts neither way) and on at least one failed case: a model that explains
+    only some failures names a mistake the student did not make. Several models may share a
+    hint (variants of one mistake); the hint counts as reproduced on a case when one of them
+    does. When no hint qualifies under the exercise's comparison and the student's values
+    (not only their dtype) are wrong, values alone are compared, so that e.g. a float64 result
+    of a float32 mistake still gets its hint. When no model explains the failures and a result
+    has another floating precision than the reference's (float64 for float32 inputs), the
+    course's dtype rule is the hint. The detectors' hints of each failed case follow.
+    """
+    failed = [(case, inputs, v) for case, inputs, v in judged if not v.passed]
+    if not failed:
+        return []
+    if any(v.changed for _, _, v in failed):
+        return [_changed_hint(next(v.changed for _, _, v in failed if v.changed))]
+    order = sorted(judged, key=lambda item: item[2].passed)  # failed cases first: they decide most
+    models = _ModelRuns(ex)
+    hints = _reproducing(ex, order, models, strict=True)
+    if not hints and ex.compare is None and any(
+            v.got is not None and _values_differ(ex, _safe(lambda: ex.expected(c, i)), v.got)
+            for c, i, v in failed if not c.raises):
+        hints = _reproducing(ex, order, models, strict=False)
+    if not hints and ex.dtype in ("float", "exact"):
+        hints = _precision_hint(ex, failed)
+    for _, _, v in failed:
+        hints += [h for h in v.hints if h not in hints]
+    return hints
+
+
+def _precision_hint(ex: Exercise, failed) -> list[str]:
+    """The dtype rule's hint, when a failed case's result has another floating precision than
+    the reference's (e.g. float64 where float32 inputs give float32)."""
+    for case, inputs, v in failed:
+        if v.got is None or case.raises:
+            continue
+        found = _safe(lambda: float_precision_change(ex.expected(case, inputs), v.got))
+        if found:
+            wanted, got = found
+            advice = ("create new arrays with np.zeros_like(x) or dtype=x.dtype, and mix in no float64 "
+                      "arrays or NumPy scalars such as np.sqrt(2.0) (Python numbers such as 0.5 are fine)"
+                      if got.itemsize > wanted.itemsize else f"leave out the conversion to {got}")
+            return [f"your result is {got} for {wanted} inputs: a result keeps the floating dtype of "
+                    f"its inputs, so {advice}"]
+    return []
+
+
+class _ModelRuns:
+    """Each mistake model's result on each case, computed once and only when asked for."""
+
+    def __init__(self, ex: Exercise):
+        self.ex, self.done = ex, {}
+
+    def __call__(self, index: int, position: int, inputs: dict):
+        key = (index, position)
+        if key not in self.done:
             try:
                 with warnings.catch_warnings(), np.errstate(all="ignore"):
                     warnings.simplefilter("ignore")
-                    outputs.append((mistake, ex.outcome_of(mistake.fn, inputs, ex.partners)))
-            except Exception:  # a mistake model that cannot run on these inputs explains nothing
+                    self.done[key] = (True, self.ex.outcome_of(self.ex.mistakes[index].fn, inputs, self.ex.partners))
+            except Exception:  # a model that cannot run on these inputs explains nothing here
+                self.done[key] = (False, None)
+        return self.done[key]
+
+
+def _reproducing(ex: Exercise, judged, models: _ModelRuns, strict: bool) -> list[str]:
+    """The hints (in the order of ``ex.mistakes``) whose models reproduce the student's result
+    on every case where both gave one, failed cases among them (see :func:`explain`)."""
+    def same(theirs, got, inputs):
+        """True or False; None when the comparison cannot tell (it raised: e.g. an exercise's
+        ``compare`` saying that this model's mistake does not show on this case)."""
+        if strict:
+            return _safe(lambda: ex.differ(theirs, got, inputs) is None)
+        differs = _values_differ(ex, theirs, got)
+        return None if differs is None else not differs
+
+    by_hint = {}
+    for index, mistake in enumerate(ex.mistakes):
+        by_hint.setdefault(mistake.hint, []).append(index)
+    hints = []
+    for hint, indices in by_hint.items():
+        explained = False
+        for position, (case, inputs, verdict) in enumerate(judged):
+            if verdict.got is None:
                 continue
-        hints = [m.hint for m, theirs in outputs if _safe(lambda: ex.differ(theirs, got, inputs) is None)]
-        if not hints and ex.compare is None and not case.raises and _values_differ(ex, expected, got):
-            hints = [m.hint for m, theirs in outputs if _values_differ(ex, theirs, got) is False]
-    for detector in ex.detectors:
-        hint = _safe(lambda: detector(inputs, raised if raised is not None else got, expected))
-        if hint:
-            hints.append(hint)
+            ran = matched = False
+            for index in indices:
+                ok, theirs = models(index, position, inputs)
+                verdict_of_model = same(theirs, verdict.got, inputs) if ok else None
+                ran = ran or verdict_of_model is not None
+                if verdict_of_model:
+                    matched = True
+                    break
+            if ran and not matched:
+                break
+            explained = explained or (matched and not verdict.passed)
+        else:
+            if explained:
+                hints.append(hint)
     return hints
 
 
@@ -630,8 +737,8 @@ def draw(ex: Exercise, seed: int | None = None, extra: Sequence[Case] = ()) -> l
 
 
 def case_lines(index: int, total: int, label: str, verdict: CaseVerdict) -> list[str]:
-    """The lines a check prints for one case: the case line, then its notes (hints are printed
-    once per check, under the first case they explain; see :func:`check`)."""
+    """The line a check prints for one case, without colour (the hints of a check come after
+    all its case lines; see :func:`explain`)."""
     if verdict.passed:
         return [f"{PASS} case {index}/{total}: {label}"]
     return [f"{FAIL} case {index}/{total}: {label} \u2014 " + "; ".join(verdict.problems)]
@@ -639,8 +746,39 @@ def case_lines(index: int, total: int, label: str, verdict: CaseVerdict) -> list
 
 # --- the notebook's check ------------------------------------------------------------------------
 
+_GREEN, _RED, _RESET = "\x1b[32m", "\x1b[31m", "\x1b[0m"
+
+
+def _coloured() -> bool:
+    """Colour the case lines where a person reads them: in a Jupyter kernel (JupyterLab and
+    nbconvert render the codes; nbval's sanitize file removes them before comparing) or on a
+    terminal; never in captured or redirected output, nor when ``NO_COLOR`` is set."""
+    if os.environ.get("NO_COLOR"):
+        return False
+    stream = sys.stdout
+    if type(stream).__module__.startswith("ipykernel"):
+        return True
+    try:
+        return stream.isatty()
+    except Exception:
+        return False
+
+
+def _paint(line: str, passed: bool) -> str:
+    return f"{_GREEN if passed else _RED}{line}{_RESET}" if _coloured() else line
+
+
+def _one_line(err: BaseException, text: str) -> BaseException:
+    """``err`` shown by IPython as the single line ``text`` instead of a traceback through
+    cnnlab (IPython calls an exception's ``_render_traceback_``); its type stays, so the cell
+    still fails (``execute_reply`` status "error") and every grader still sees it."""
+    line = _paint(text, passed=False)
+    err._render_traceback_ = lambda: [line]
+    return err
+
+
 def check(exercise_id: str, fn: Callable, **partners) -> float:
-    """Run the public cases of an exercise on ``fn``; print one line per case.
+    """Run the public cases of an exercise on ``fn``; print one line per case, then the hints.
 
     Args:
         exercise_id: the exercise's id, e.g. ``"scale_images"``.
@@ -652,35 +790,34 @@ def check(exercise_id: str, fn: Callable, **partners) -> float:
         the exercise's points, when every case passes.
 
     Raises:
-        AssertionError: when a case fails (the printed lines say which and why).
+        AssertionError: when a case fails (the printed lines say which and why); in a notebook
+            it shows as one line.
         NotImplementedError: when ``fn`` (or a partner) has not been written yet.
     """
     ex = get(exercise_id)
     check_arguments(ex, fn, partners)
     cases = draw(ex)
-    failed, shown = 0, set()
+    judged, notes = [], []
     for i, (label, case, inputs) in enumerate(cases):
         try:
             reply = run_case(ex, inputs, fn, partners)
         except NotImplementedError as err:
-            _write(_NOT_IMPLEMENTED.format(name=raiser_name(err, getattr(fn, "__name__", exercise_id))))
-            raise
+            name = raiser_name(err, getattr(fn, "__name__", exercise_id))
+            _write(_NOT_IMPLEMENTED.format(name=name))
+            raise _one_line(err, f"NotImplementedError: {name} is not written yet")
         verdict = judge_case(ex, case, inputs, reply)
+        judged.append((case, inputs, verdict))
         for line in case_lines(i + 1, len(cases), label, verdict):
-            _write(line)
-        if verdict.passed:
-            continue
-        failed += 1
-        for hint in verdict.hints:
-            if hint not in shown:  # each hint once, under the first case it explains
-                shown.add(hint)
-                _write(f"  hint: {hint}")
-        for note in verdict.notes:
-            _write(f"  note: {note}")
+            _write(_paint(line, verdict.passed))
+        notes += [n for n in verdict.notes if n not in notes]
+    failed = sum(not v.passed for _, _, v in judged)
     if failed:
+        for hint in explain(ex, judged):
+            _write(f"  hint: {hint}")
+        for note in notes:
+            _write(f"  note: {note}")
         summary = f"{exercise_id}: {failed} of {len(cases)} cases failed"
-        _write(summary + ".")
-        raise AssertionError(summary)
+        raise _one_line(AssertionError(summary), f"AssertionError: {summary}; the lines above say which and why.")
     _write(f"{exercise_id}: all {len(cases)} cases passed, {_points_text(ex.points)}.")
     return ex.points
 

@@ -36,15 +36,15 @@ _scaled = _named("w_times_x", lambda X, theta: theta * X)  # the seeds' 1-D mode
 _sign = _named("sign_of_linear", lambda X, theta: np.where(X @ theta >= 0, 1.0, -1.0))
 
 
-def _labels(n):
-    return Draw(lambda rng: rng.choice([-1.0, 1.0], size=n))
+def _labels(n, dtype=np.float64):
+    return Draw(lambda rng: rng.choice([-1.0, 1.0], size=n).astype(dtype))
 
 
 @exercise(
     "empirical_risk", points=1,
     cases=[
         Case(loss=_half_squared, predict=_linear, theta=normal(3), X=normal(6, 3), Y=normal(6)),
-        Case("the seeds' table with w = 1: residuals +-0.1, each loss 0.005, mean 0.005",
+        Case("the four-sample table with w = 1: residuals +-0.1, each loss 0.005, mean 0.005",
              loss=_half_squared, predict=_scaled, theta=1.0, X=examples.TABLE_X.copy(),
              Y=examples.TABLE_Y.copy(), expected=0.005),
         Case("L1 loss", loss=_absolute, predict=_linear, theta=normal(2), X=normal(9, 2), Y=normal(9)),
@@ -54,6 +54,8 @@ def _labels(n):
              Y=_labels(7)),
         Case("one sample", loss=_half_squared, predict=_linear, theta=normal(2), X=normal(1, 2),
              Y=normal(1)),
+        Case("float32 data", loss=_half_squared, predict=_linear, theta=normal(3, dtype=np.float32),
+             X=normal(8, 3, dtype=np.float32), Y=normal(8, dtype=np.float32)),
     ],
     mistakes=[
         Mistake("sum instead of mean: the empirical risk is (1/N) times the sum of the losses; "
@@ -79,10 +81,10 @@ def _empirical_risk(loss, predict, theta, X, Y):
 @exercise(
     "squared_loss_grad", points=1,
     cases=[
-        Case("the seeds' first row, w = 0: x (w x - y) = 10 (0 - 10.1) = -101", w=0.0, x=10.0, y=10.1,
+        Case("the table's first row, w = 0: x (w x - y) = 10 (0 - 10.1) = -101", w=0.0, x=10.0, y=10.1,
              expected=-101.0),
         Case("w = y / x fits the sample exactly: gradient 0", w=1.01, x=10.0, y=10.1),
-        Case("the seeds' second row with w = 1.01", w=1.01, x=2.0, y=1.9),
+        Case("the table's second row with w = 1.01", w=1.01, x=2.0, y=1.9),
         Case("a negative input", w=0.5, x=-3.0, y=2.0),
         Case("the prediction is too large, so the gradient is positive", w=2.0, x=1.5, y=1.0),
         Case("NumPy numbers", w=np.float64(-0.7), x=np.float64(2.5), y=np.float64(0.3)),
@@ -135,6 +137,8 @@ _HAND_LABELS = np.array([1.0, 1.0, 1.0, -1.0, -1.0])  # -> 0, 0.5, 2, 2, 0
             lambda rng: rng.choice([-1.0, 1.0], size=(3, 4)))),
         Case("every sample classified with margin: all losses 0", score=np.array([1.5, -2.0, 3.0]),
              y=np.array([1.0, -1.0, 1.0])),
+        Case("float32 scores and labels stay float32", score=normal(6, dtype=np.float32),
+             y=_labels(6, np.float32)),
     ],
     mistakes=[
         Mistake("missing max with 0: a sample beyond the margin (y score > 1) costs nothing, so take "
@@ -226,19 +230,24 @@ def _table_case(note, n, lr, epochs, w0=0.0):
                 epochs=epochs)
 
 
+# The path records the scalar weight w, which starts as the Python number w0 and is updated with
+# the student's squared_loss_grad (a Python float): a float64 path is as right as a float32 one
+# for a float32 table, so only the kind of dtype is checked here (the one exception to the rule).
 @exercise(
-    "gd_1d", points=2, implemented_by=("cnnlab.examples.gd_path",),
+    "gd_1d", points=2, implemented_by=("cnnlab.examples.gd_path",), dtype="kind",
     cases=[
-        Case("the seeds' table, lr 0.01, one epoch: 1.01, 1.0076, 1.003169, 1.00413731",
+        Case("the four-sample table, lr 0.01, one epoch: 1.01, 1.0076, 1.003169, 1.00413731",
              xs=examples.TABLE_X.copy(), ys=examples.TABLE_Y.copy(), w0=0.0, lr=0.01,
              epochs=1, expected=np.array([1.01, 1.0076, 1.003169, 1.00413731])),
-        Case("the seeds' table, small steps, 3 epochs", xs=examples.TABLE_X.copy(),
+        Case("the four-sample table, small steps, 3 epochs", xs=examples.TABLE_X.copy(),
              ys=examples.TABLE_Y.copy(), w0=0.0, lr=0.001, epochs=3),
         _table_case("a random table, 2 epochs", 6, 0.1, 2, w0=0.5),
         _table_case("one epoch", 5, 0.05, 1, w0=-1.0),
         Case("one sample, 4 epochs", xs=np.array([2.0]), ys=np.array([3.0]), w0=0.0, lr=0.1, epochs=4),
         Case("the table as Python lists", xs=[10.0, 2.0, 3.5, 1.0], ys=[10.1, 1.9, 3.4, 1.1], w0=2.0,
              lr=0.005, epochs=2),
+        Case("a float32 table", xs=uniform(-2.0, 2.0, (5,), np.float32),
+             ys=uniform(-2.0, 2.0, (5,), np.float32), w0=0.5, lr=0.1, epochs=2),
     ],
     mistakes=[
         Mistake("one update per epoch instead of per sample: online descent updates w after every "

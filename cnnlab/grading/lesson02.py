@@ -6,6 +6,9 @@
 * ``backprop_chain(layers, x, dloss) -> list``: run the chain forward, then its backward modules
   in reverse order, returning each layer's parameter-gradient dict in forward order.
 * ``numerical_gradient(f, x, h=1e-5) -> ndarray``: central differences, x left as it was.
+* ``softmax_cross_entropy(logits, y) -> (loss, dlogits)``: the mean of -log softmax(logits)[y] and
+  its gradient (softmax - onehot(y)) / N, finite for logits of any size (log-sum-exp); loss and
+  dlogits keep the dtype of logits.
 """
 
 from __future__ import annotations
@@ -22,10 +25,10 @@ from .core import Case, CheckFailure, Draw, Mistake, call_backward, call_forward
 # --- linear_forward / linear_backward ---------------------------------------------------------
 
 
-def _linear_case(note, n, d_in, d_out, backward=False):
-    inputs = dict(x=normal(n, d_in), W=normal(d_out, d_in), b=normal(d_out))
+def _linear_case(note, n, d_in, d_out, backward=False, dtype=np.float64):
+    inputs = dict(x=normal(n, d_in, dtype=dtype), W=normal(d_out, d_in, dtype=dtype), b=normal(d_out, dtype=dtype))
     if backward:
-        inputs["dout"] = normal(n, d_out)
+        inputs["dout"] = normal(n, d_out, dtype=dtype)
     return Case(note, **inputs)
 
 
@@ -82,6 +85,7 @@ def _wrong_backward(fn):
         _linear_case("square W (D_in = D_out)", 3, 4, 4, backward=True),
         _linear_case("one sample", 1, 3, 2, backward=True),
         _linear_case("a batch of 7", 7, 2, 5, backward=True),
+        _linear_case("float32 gradients stay float32", 3, 4, 2, backward=True, dtype=np.float32),
     ],
     mistakes=[
         Mistake("transposed W: out = x W^T + b, so dx = dout @ W (shape (N, D_in)) and "
@@ -155,8 +159,14 @@ def _relu_case(note, *shape):
         Case("all inputs positive: dx = dout", x=Draw(lambda rng: rng.uniform(0.1, 2.0, (3, 4))),
              dout=normal(3, 4)),
         Case("negative upstream gradients", x=normal(5), dout=Draw(lambda rng: -rng.uniform(0.5, 2.0, 5))),
+        Case("x exactly 0 gets no gradient (the derivative at 0 is 0); float32 stays float32",
+             x=np.array([[0.0, 1.5, -0.0, -1.0], [2.0, 0.0, 0.5, 0.0]], dtype=np.float32),
+             dout=np.array([[5.0, 6.0, 7.0, 8.0], [1.0, 2.0, 3.0, 4.0]], dtype=np.float32),
+             expected=np.array([[0.0, 6.0, 0.0, 0.0], [1.0, 0.0, 3.0, 0.0]], dtype=np.float32)),
     ],
     mistakes=[
+        Mistake("gradient passed at x = 0: the course takes ReLU's derivative at exactly 0 to be 0, so the "
+                "mask is x > 0, not x >= 0", lambda dout, cache: dout * (cache >= 0)),
         Mistake("gradient passed where x < 0: ReLU's output does not change when a negative input "
                 "moves, so dx = dout * (x > 0)", lambda dout, cache: dout),
         Mistake("gradient equal to output: dx is dout masked by where x > 0, not the forward output "
@@ -244,17 +254,20 @@ def _layer(kind, *args):
     return plain.named(_NAMES[kind], *args)
 
 
-def _chain_case(note, n, widths, activation="relu", seed=None):
-    """A chain Linear, activation, Linear, ... through ``widths``, with input and target drawn."""
+def _chain_case(note, n, widths, activation="relu", seed=None, dtype=np.float64):
+    """A chain Linear, activation, Linear, ... through ``widths``, with input and target drawn
+    (every array of ``dtype``)."""
+    def draw(rng, *shape):
+        return rng.standard_normal(shape).astype(dtype)
+
     def make(rng):
         layers = []
         for i, (d_in, d_out) in enumerate(zip(widths[:-1], widths[1:])):
             if i:
                 layers.append(_layer(activation))
-            layers.append(_layer("linear", rng.standard_normal((d_out, d_in)) / np.sqrt(d_in),
-                                  rng.standard_normal(d_out)))
-        target = rng.standard_normal((n, widths[-1]))
-        return {"layers": layers, "x": rng.standard_normal((n, widths[0])),
+            layers.append(_layer("linear", draw(rng, d_out, d_in) / dtype(np.sqrt(d_in)), draw(rng, d_out)))
+        target = draw(rng, n, widths[-1])
+        return {"layers": layers, "x": draw(rng, n, widths[0]),
                 "dloss": plain.named("lesson02.half_squared_error_grad", target)}
     return Case(note, make=make, seed=seed)
 
@@ -318,6 +331,7 @@ def _input_to_every_layer(layers, x, dloss):
         _chain_case("widths 5 -> 3 -> 2", 4, (5, 3, 2)),
         _chain_case("one linear layer", 2, (3, 2)),
         _chain_case("a deeper chain with tanh, all widths 3", 2, (3, 3, 3, 3), activation="tanh"),
+        _chain_case("float32 layers and input: float32 gradients", 3, (4, 3, 2), dtype=np.float32),
     ],
     mistakes=[
         Mistake("layers visited in forward order: the backward pass starts at the last layer, "
@@ -421,3 +435,89 @@ def _one_sided(f, x, h, direction):
         grad[i] = direction * (f(x) - base) / h
         x[i] = old
     return grad
+
+
+# --- softmax_cross_entropy --------------------------------------------------------------------------
+
+
+def _logits_case(note, n, k, scale=1.0, dtype=np.float64):
+    def make(rng):
+        return {"logits": (scale * rng.standard_normal((n, k))).astype(dtype), "y": rng.integers(0, k, n)}
+    return Case(note, make=make)
+
+
+def _unstable(logits, y):
+    """The textbook form, exp of the raw logits: inf / inf = nan once a logit passes ~709."""
+    p = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    n = len(y)
+    dlogits = p.copy()
+    dlogits[np.arange(n), y] -= 1
+    return -np.log(p[np.arange(n), y]).mean(), dlogits / n
+
+
+def _probs(logits):
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    e = np.exp(shifted)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def _loss(logits, y):
+    return F.softmax_cross_entropy(logits, y)[0]
+
+
+def _onehot(y, k, dtype):
+    out = np.zeros((len(y), k), dtype=dtype)
+    out[np.arange(len(y)), y] = 1
+    return out
+
+
+def _overflowed(inputs, got, expected):
+    """The unstable form gives inf or nan (or raises) on large logits, whatever the exact code."""
+    logits = inputs.get("logits")
+    if not (isinstance(logits, np.ndarray) and logits.size and np.abs(logits).max() > 80):
+        return None
+    values = got if isinstance(got, (tuple, list)) else [got]
+    broken = isinstance(got, (FloatingPointError, OverflowError)) or any(
+        not np.all(np.isfinite(np.asarray(v, dtype=np.float64))) for v in values
+        if isinstance(v, (np.ndarray, float, np.floating)))
+    return _OVERFLOW if broken else None
+
+
+_OVERFLOW = ("overflow (no max subtracted): exp of a logit above about 709 (88 in float32) is inf, and "
+             "the log of a probability that underflowed to 0 is -inf. Subtract each row's maximum m "
+             "first (the softmax does not change) and take log p_y = (s_y - m) - log(sum(exp(s - m))), "
+             "the log-sum-exp")
+
+
+@exercise(
+    "softmax_cross_entropy", points=2,
+    implemented_by=("cnnlab.functional.softmax_cross_entropy", "cnnlab.autograd.softmax_cross_entropy"),
+    output_names=("loss", "dlogits"), dtype="exact", rtol=1e-5,
+    cases=[
+        _logits_case("", 4, 3),
+        Case("worked out by hand: equal logits give p = 1/4, loss log 4 = 1.386, dlogits (p - onehot) / 2",
+             logits=np.zeros((2, 4)), y=np.array([2, 0]),
+             expected=(np.log(4.0), np.array([[0.125, 0.125, -0.375, 0.125], [-0.375, 0.125, 0.125, 0.125]]))),
+        _logits_case("float32 stays float32", 5, 4, dtype=np.float32),
+        _logits_case("logits of size 1e4: subtract each row's maximum first", 3, 5, scale=1e4),
+        _logits_case("logits of size 1e4 in float32", 4, 3, scale=1e4, dtype=np.float32),
+        _logits_case("one sample, ten classes", 1, 10),
+        _logits_case("a batch of 8, two classes", 8, 2, scale=3.0),
+    ],
+    detectors=[_overflowed],
+    mistakes=[
+        Mistake(_OVERFLOW, _unstable),
+        Mistake("gradient not divided by N: the loss is the mean over the N samples, so every row of "
+                "dlogits carries a factor 1/N: (p - onehot(y)) / N",
+                lambda logits, y: (_loss(logits, y), _probs(logits) - _onehot(y, logits.shape[1], logits.dtype))),
+        Mistake("onehot missing: d(-log p_y)/d s_k = p_k - [k = y]; subtract 1 at each sample's label "
+                "from the probabilities", lambda logits, y: (_loss(logits, y), _probs(logits) / len(y))),
+        Mistake("the loss is the mean over the samples, not their sum: divide by N",
+                lambda logits, y: (_loss(logits, y) * len(y), F.softmax_cross_entropy(logits, y)[1])),
+        Mistake("sign: the gradient of -log p_y is p - onehot(y), not onehot(y) - p",
+                lambda logits, y: (_loss(logits, y), -F.softmax_cross_entropy(logits, y)[1])),
+    ],
+)
+def _softmax_cross_entropy(logits, y):
+    loss, dlogits = F.softmax_cross_entropy(logits, y)
+    return logits.dtype.type(loss), dlogits

@@ -101,7 +101,7 @@ def _conv_output_size(n, k, stride=1, pad=0):
              n=8, k=2, stride=3, pad=0),
         Case("AlexNet's first layer", n=227, k=11, stride=4, pad=0),
         Case("224 with AlexNet's first layer does not cover", n=224, k=11, stride=4, pad=0),
-        Case("n itself is a multiple of the stride, n + 2p - k is not", n=6, k=3, stride=3, pad=0),
+        Case("n = 6 is a multiple of the stride 3, but n + 2p - k = 4 is not", n=6, k=2, stride=3, pad=0),
     ],
     mistakes=[
         Mistake("the padding counts: the windows slide over n + 2*pad positions, so test whether "
@@ -222,7 +222,7 @@ _HAND_W = np.array([[[[1.0, 0.0], [0.0, -1.0]]]])  # x[i, j] - x[i+1, j+1] = -5 
         _conv_case("a non-square image and kernel", (1, 2, 6, 5), (3, 2, 3, 2), 1, 1),
         _conv_case("stride 3 does not cover the input", (2, 1, 8, 8), (2, 1, 3, 3), 3, 0),
         _conv_case("a 1x1 kernel mixes channels only", (1, 4, 3, 3), (2, 4, 1, 1), 1, 0),
-        _conv_case("the seeds' CIFAR shape: 3x5x5 filters on 3x32x32, stride 3, pad 2",
+        _conv_case("CIFAR-10's shape: 3x5x5 filters on 3x32x32, stride 3, pad 2",
                    (1, 3, 32, 32), (2, 3, 5, 5), 3, 2),
         _conv_case("float32 inputs", (2, 2, 5, 5), (2, 2, 3, 3), 2, 1, dtype=np.float32),
     ],
@@ -249,7 +249,7 @@ def _conv2d_forward_naive(x, w, b, stride=1, pad=0):
 
 # --- alexnet_shapes -------------------------------------------------------------------------------
 
-# (kind, channels, kernel, stride, pad) of AlexNet's feature layers, single tower (the seeds' figure).
+# (kind, channels, kernel, stride, pad) of AlexNet's feature layers, single tower (as in the lecture slides "ConvNets").
 _ALEXNET = [("conv", 96, 11, 4, 0), ("pool", None, 3, 2, 0), ("conv", 256, 5, 1, 2), ("pool", None, 3, 2, 0),
             ("conv", 384, 3, 1, 1), ("conv", 384, 3, 1, 1), ("conv", 256, 3, 1, 1), ("pool", None, 3, 2, 0)]
 

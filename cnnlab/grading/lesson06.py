@@ -217,6 +217,11 @@ _SHARED[0, 0, 2, 2] = 50.0
         Mistake("overlapping windows (stride < size) overwritten instead of accumulated: assigning a "
                 "whole window (dx[..., window] = mask * g) wipes what an earlier window sent there; add "
                 "instead", lambda dout, cache: maxpool2d_backward_naive(dout, cache, overwrite_window=True)),
+        Mistake("wrong stride: window (i, j) starts at row stride*i, column stride*j, as in the forward; "
+                "with size*i the windows only line up when stride == size",
+                lambda dout, cache: maxpool2d_backward_naive(dout, (cache[0], cache[1], cache[1]))),
+        Mistake("wrong stride: window (i, j) starts at row stride*i, column stride*j, as in the forward, "
+                "not at row i, column j", lambda dout, cache: maxpool2d_backward_naive(dout, (cache[0], cache[1], 1))),
         Mistake("row and column swapped: np.argmax(window) is a flat index, and "
                 "divmod(index, size) gives (row, column) in that order",
                 lambda dout, cache: maxpool2d_backward_naive(dout, cache, swap_row_col=True)),

@@ -8,6 +8,11 @@
   every call, an order that comes from ``rng``. Mistake models give the same kind of verdict,
   so a student's mistake is recognised by what it does, whatever the code looks like.
 * ``sgd_step(w, grad, lr) -> ndarray``: ``w - lr * grad``, a new array of w's dtype.
+* ``train_epoch(model, batches, opt) -> float``: one epoch of the slides' loop (zero the
+  gradients, forward pass and softmax cross-entropy, backward pass, ``opt.step()``) over the
+  given minibatches; returns the loss averaged over samples. Checked by training a small
+  float64 network on real digits (:mod:`.loops`) and comparing its weights and the loss with
+  the same run of ``cnnlab.optim.SGD``.
 """
 
 from __future__ import annotations
@@ -18,6 +23,9 @@ from collections.abc import Iterable
 import numpy as np
 
 from .. import data as _data
+from .. import functional as F
+from .. import optim
+from . import loops
 from .core import Case, CheckFailure, Draw, Mistake, exercise, normal
 
 # --- minibatches ------------------------------------------------------------------------------------
@@ -73,6 +81,9 @@ def _batches(items, X, y) -> list:
         if Xb.shape[1:] != X.shape[1:] or yb.shape[1:] != y.shape[1:] or Xb.shape[0] != yb.shape[0]:
             raise CheckFailure(f"a batch must hold whole samples: Xb (B, {', '.join(map(str, X.shape[1:]))}) and "
                                f"yb (B,) with the same B; got Xb {Xb.shape} and yb {yb.shape}")
+        if Xb.dtype != X.dtype:
+            raise CheckFailure(f"Xb must keep the dtype of X ({X.dtype}); got {Xb.dtype}: index X with the "
+                               "batch's indices, X[idx], and convert nothing")
         batches.append((Xb, yb))
     return batches
 
@@ -155,11 +166,11 @@ def _compare_facts(expected, got, inputs):
     """None when every judged fact agrees; otherwise one message per fact that does not.
 
     When ``expected`` comes from a mistake model that behaves correctly on this case (dropping
-    the last batch when batch_size divides N, say), nothing distinguishes it here: it must not
-    explain a failure that has another cause (an input changed in place).
+    the last batch when batch_size divides N, say), nothing distinguishes it here: the
+    comparison cannot tell, so it raises, and the model counts neither way (core.explain).
     """
     if expected.get("_model") and all(expected.get(key) is not False for key in _FACTS):
-        return "this mistake does not show in this case"
+        raise CheckFailure("this mistake does not show in this case")
     problems = []
     for key, text in _FACTS.items():
         if expected.get(key) is not None and got.get(key) != expected[key]:
@@ -220,8 +231,8 @@ def _labels(n):
     return Draw(lambda rng: rng.integers(0, 10, n))
 
 
-def _case(note, n, batch_size, shape=(3,), seed=0):
-    return Case(note, X=normal(n, *shape), y=_labels(n), batch_size=batch_size,
+def _case(note, n, batch_size, shape=(3,), seed=0, dtype=np.float64):
+    return Case(note, X=normal(n, *shape, dtype=dtype), y=_labels(n), batch_size=batch_size,
                 rng=np.random.default_rng(seed))
 
 
@@ -237,6 +248,7 @@ def _case(note, n, batch_size, shape=(3,), seed=0):
         _case("one batch holding everything", 16, 16, seed=4),
         _case("batch size larger than N: one batch of all 9", 9, 32, seed=5),
         _case("a tiny set: 3 samples in batches of 2", 3, 2, seed=6),
+        _case("float32 images: the batches stay float32", 14, 4, shape=(1, 2, 2), seed=7, dtype=np.float32),
     ],
     mistakes=[
         Mistake("sampling with replacement: an epoch visits every sample exactly once; shuffle with ONE "
@@ -286,3 +298,111 @@ def _minibatches(X, y, batch_size, rng):
 )
 def _sgd_step(w, grad, lr):
     return w - lr * grad
+
+
+# --- train_epoch ------------------------------------------------------------------------------------
+#
+# The student's loop trains a fresh copy of the case's network with cnnlab.optim.SGD on the
+# case's batches; the reference is the same run through the slides' recipe (loops.epoch_loop).
+
+def _call_train_epoch(fn, inputs):
+    """Train the case's network for one epoch with ``fn``; the loss it returned and the weights."""
+    model = inputs["model"]
+    opt = optim.SGD(model.parameters(), lr=inputs["lr"])
+    return loops.outcome(fn(model, inputs["batches"], opt), model)
+
+
+def _train_case(note, n, batch_size, lr=0.1, hidden=16, seed=0):
+    return Case(note, model=loops.net(hidden, seed), batches=loops.digits_batches(n, batch_size), lr=lr)
+
+
+def _no_zero_grad(model, batches, opt):
+    total, seen = 0.0, 0
+    for Xb, yb in batches:
+        loss, dscores = F.softmax_cross_entropy(model(Xb), yb)
+        model.backward(dscores)
+        opt.step()
+        total, seen = total + loss * len(yb), seen + len(yb)
+    return total / seen
+
+
+def _mean_of_batch_means(model, batches, opt):
+    losses = []
+    for Xb, yb in batches:
+        opt.zero_grad()
+        loss, dscores = F.softmax_cross_entropy(model(Xb), yb)
+        model.backward(dscores)
+        opt.step()
+        losses.append(loss)
+    return float(np.mean(losses))
+
+
+def _step_before_backward(model, batches, opt):
+    total, seen = 0.0, 0
+    for Xb, yb in batches:
+        opt.zero_grad()
+        loss, dscores = F.softmax_cross_entropy(model(Xb), yb)
+        opt.step()
+        model.backward(dscores)
+        total, seen = total + loss * len(yb), seen + len(yb)
+    return total / seen
+
+
+def _last_batch_loss(model, batches, opt):
+    for Xb, yb in batches:
+        opt.zero_grad()
+        loss, dscores = F.softmax_cross_entropy(model(Xb), yb)
+        model.backward(dscores)
+        opt.step()
+    return loss
+
+
+def _summed_losses(model, batches, opt):
+    total = 0.0
+    for Xb, yb in batches:
+        opt.zero_grad()
+        loss, dscores = F.softmax_cross_entropy(model(Xb), yb)
+        model.backward(dscores)
+        opt.step()
+        total += loss * len(yb)
+    return total
+
+
+# W = 0 gives equal scores, p = (1/2, 1/2) and a loss of ln 2 for each sample; the gradient of
+# the batch's mean loss is dscores = (p - onehot(y)) / 2 = [[-1/4, 1/4], [1/4, -1/4]], so
+# dW = dscores.T @ X = [[-1/4, 1/4], [1/4, -1/4]] and db = 0; one step with lr 2 gives W = -2 dW.
+_BY_HAND = Case(
+    "by hand: W = 0 scores both classes equally, loss ln 2; one step with lr 2 gives "
+    "W = [[0.5, -0.5], [-0.5, 0.5]]",
+    model=loops.linear_net(np.zeros((2, 2)), np.zeros(2)),
+    batches=[(np.array([[1.0, 0.0], [0.0, 1.0]]), np.array([0, 1]))], lr=2.0,
+    expected={"loss": float(np.log(2)), "weights": [np.array([[0.5, -0.5], [-0.5, 0.5]]), np.zeros(2)]})
+
+
+@exercise(
+    "train_epoch", points=3, implemented_by=("cnnlab.train.fit",), call=_call_train_epoch,
+    cases=[
+        _BY_HAND,
+        _train_case("150 digits in batches of 32: the last batch holds 22", 150, 32),
+        _train_case("batches of 10, a larger network", 95, 10, lr=0.05, hidden=24, seed=3),
+        _train_case("one batch holding all 64 digits", 64, 64, lr=0.5, seed=1),
+        _train_case("online: 20 batches of one digit", 20, 1, lr=0.02, seed=2),
+        _train_case("200 digits in batches of 48: the last holds 8", 200, 48, lr=0.2, seed=4),
+    ],
+    mistakes=[
+        Mistake("gradients not zeroed: backward ADDS into every p.grad, so call opt.zero_grad() before the "
+                "backward pass of every batch; otherwise each step also uses all the earlier batches' "
+                "gradients", _no_zero_grad),
+        Mistake("mean of batch means: the last batch is smaller, so weight each batch's loss by its size "
+                "(total += loss * len(yb)) and divide by the number of samples at the end",
+                _mean_of_batch_means),
+        Mistake("step before backward: opt.step() uses the gradients in p.grad, which backward fills; "
+                "call model.backward(dscores) first, then opt.step()", _step_before_backward),
+        Mistake("return the mean loss of the whole epoch, weighted by batch size, not the loss of the last "
+                "batch", _last_batch_loss),
+        Mistake("return the MEAN loss per sample: divide the weighted sum by the number of samples",
+                _summed_losses),
+    ],
+)
+def _train_epoch(model, batches, opt):
+    return loops.epoch_loop(model, batches, opt)

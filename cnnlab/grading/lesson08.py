@@ -9,6 +9,11 @@
 
 Both step functions return new arrays in the dtype of ``w``; changing an input in place is
 reported by the check.
+
+* ``Momentum(params, lr, mu)`` (``momentum_optimizer``): the student's optimiser class, with
+  ``zero_grad()`` and ``step()`` in the velocity form, one velocity per parameter made at the
+  first step. Checked by training a small float64 network on real digits in the check's own
+  loop (:mod:`.loops`) against ``cnnlab.optim.SGD(momentum=mu)`` on the same batches.
 """
 
 from __future__ import annotations
@@ -17,7 +22,9 @@ import math
 
 import numpy as np
 
+from .. import optim
 from ..optim import sutskever_momentum
+from . import loops
 from .core import Case, Mistake, exercise, normal
 
 
@@ -48,6 +55,8 @@ def _step_case(note, shape, lr, mu, dtype=np.float64):
                 lambda w, v, grad, lr, mu: (w + (mu * v + lr * grad), mu * v + lr * grad)),
         Mistake("sign: in this form v points downhill, v = mu v - lr grad, and w = w + v (you kept -v as "
                 "the velocity)", lambda w, v, grad, lr, mu: (w - (mu * v + lr * grad), mu * v + lr * grad)),
+        Mistake("sign: v = mu v - lr grad already points downhill, so the step is w = w + v; w - v climbs "
+                "back up the gradient", lambda w, v, grad, lr, mu: (w - (mu * v - lr * grad), mu * v - lr * grad)),
         Mistake("the learning rate is inside the velocity: v = mu v - lr grad, then w = w + v (no second lr)",
                 lambda w, v, grad, lr, mu: (w + lr * (mu * v - grad), mu * v - grad)),
         Mistake("mu multiplies the old velocity and lr the gradient: v = mu v - lr grad",
@@ -149,3 +158,66 @@ def _mu_case(t, mu_max, expected=None):
 )
 def _sutskever_mu(t, mu_max):
     return sutskever_momentum(t, mu_max)
+
+
+# --- momentum_optimizer -------------------------------------------------------------------------
+#
+# The student's class Momentum(params, lr, mu) trains a fresh copy of a small digits network for
+# one epoch in the check's own loop (loops.train_optimizer), against cnnlab.optim.SGD(momentum=mu).
+
+_ONE_VELOCITY_EACH = ("one velocity shared by all parameters: every parameter needs its own velocity, shaped "
+                      "like it (a list with one array per parameter, made at the first step); a velocity "
+                      "shared by parameters of different shapes cannot even be added to them")
+
+
+class _SharedVelocity(loops.Velocity):
+    def step(self):
+        for p in self.params:
+            self.shared = self.mu * getattr(self, "shared", 0.0) - self.lr * p.grad
+            p.data += self.shared
+
+
+class _ResetVelocity(loops.Velocity):
+    def velocity(self, p, v):
+        return -self.lr * p.grad            # a fresh zero velocity on every step: plain SGD
+
+
+class _UphillVelocity(loops.Velocity):
+    def move(self, p, v):
+        return -v
+
+
+class _LazyZeroGrad(loops.Velocity):
+    def zero_grad(self):
+        pass
+
+
+def _shape_error(inputs, got, expected):
+    """Detector: a velocity shared by all parameters breaks on the first parameter of another shape."""
+    if isinstance(got, ValueError) and "broadcast" in str(got):
+        return _ONE_VELOCITY_EACH
+    return None
+
+
+@exercise(
+    "momentum_optimizer", points=3, implemented_by=("cnnlab.optim.SGD",), call=loops.train_optimizer,
+    cases=[
+        loops.optimizer_case("150 digits in batches of 16", 150, 16, lr=0.05, mu=0.9),
+        loops.optimizer_case("mu = 0: plain SGD", 80, 16, lr=0.1, mu=0.0, seed=1),
+        loops.optimizer_case("a larger network, batches of 10", 120, 10, lr=0.02, mu=0.5, hidden=24, seed=2),
+        loops.optimizer_case("heavy momentum, the last batch holds 4", 100, 32, lr=0.01, mu=0.99, seed=3),
+    ],
+    mistakes=[
+        Mistake(_ONE_VELOCITY_EACH, _SharedVelocity),
+        Mistake("velocity reset every step: the velocity must survive from one step to the next (keep it in "
+                "self, one array per parameter, made once at the first step); a fresh zero velocity each step "
+                "is plain SGD", _ResetVelocity),
+        Mistake("sign: v = mu v - lr grad already points downhill, so the parameters move by +v (p.data += v)",
+                _UphillVelocity),
+        Mistake("zero_grad must set every parameter's gradient to zero (p.grad[...] = 0): backward adds into "
+                "p.grad", _LazyZeroGrad),
+    ],
+    detectors=[_shape_error],
+)
+def _momentum_optimizer(params, lr, mu):
+    return optim.SGD(params, lr=lr, momentum=mu)

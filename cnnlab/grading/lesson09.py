@@ -5,6 +5,9 @@
   ``+decay w``.
 * ``l2_penalty(weights, lam) -> (value, grads)``: ``value = lam/2 * sum_k ||W_k||^2`` over a list
   of arrays, ``grads = [lam * W_k]``.
+* ``Momentum(params, lr, mu, weight_decay=0.0)`` (``weight_decay_optimizer``): lesson 08's
+  optimiser with weight decay added to the gradient before the velocity update, as
+  ``cnnlab.optim.SGD`` does. Checked like lesson 08's, by training (:mod:`.loops`).
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ from __future__ import annotations
 import numpy as np
 
 from .. import functional as F
+from .. import optim
+from . import loops
 from .core import Case, Draw, Mistake, exercise, normal
 
 # --- weight_decay_step ----------------------------------------------------------------------------
@@ -91,3 +96,76 @@ def _weights(*shapes, dtype=np.float64):
 )
 def _l2_penalty(weights, lam):
     return F.l2_penalty(weights, lam)
+
+
+# --- weight_decay_optimizer -----------------------------------------------------------------------
+#
+# The student's Momentum(params, lr, mu, weight_decay=0.0) trains a fresh copy of a small digits
+# network for one epoch in the check's own loop, against cnnlab.optim.SGD(momentum, weight_decay).
+
+_AFTER_VELOCITY = ("decay after the velocity: weight decay belongs in the gradient, g = grad + weight_decay p, "
+                   "BEFORE the velocity update v = mu v - lr g (as cnnlab.optim.SGD does); shrinking the "
+                   "weights separately after the velocity step is another method (decoupled decay)")
+
+
+class _DecayAfterVelocity(loops.Velocity):
+    def velocity(self, p, v):
+        return self.mu * v - self.lr * p.grad
+
+    def move(self, p, v):
+        return v - self.lr * self.weight_decay * p.data
+
+
+class _DecayTheNewWeights(_DecayAfterVelocity):
+    def move(self, p, v):
+        return v - self.lr * self.weight_decay * (p.data + v)     # p += v, then p -= lr wd p
+
+
+class _DecayOnVelocity(loops.Velocity):
+    def velocity(self, p, v):
+        return self.mu * v - self.lr * (p.grad + self.weight_decay * v)
+
+
+class _DecayUphill(loops.Velocity):
+    def velocity(self, p, v):
+        return self.mu * v - self.lr * (p.grad - self.weight_decay * p.data)
+
+
+class _DecayWithoutLr(loops.Velocity):
+    def velocity(self, p, v):
+        return self.mu * v - self.lr * p.grad - self.weight_decay * p.data
+
+
+class _DecayIgnored(loops.Velocity):
+    def velocity(self, p, v):
+        return self.mu * v - self.lr * p.grad
+
+
+def _wd_case(note, n, batch_size, lr, mu, weight_decay, hidden=16, seed=0):
+    return loops.optimizer_case(note, n, batch_size, lr, mu, hidden, seed, weight_decay=weight_decay)
+
+
+@exercise(
+    "weight_decay_optimizer", points=2, implemented_by=("cnnlab.optim.SGD",), call=loops.train_optimizer,
+    cases=[
+        _wd_case("150 digits in batches of 16", 150, 16, lr=0.05, mu=0.9, weight_decay=0.01),
+        _wd_case("strong decay, no momentum", 80, 16, lr=0.1, mu=0.0, weight_decay=0.5, seed=1),
+        _wd_case("a larger network, batches of 10", 120, 10, lr=0.02, mu=0.5, weight_decay=0.1, hidden=24,
+                 seed=2),
+        loops.optimizer_case("weight_decay left out: it defaults to 0.0", 100, 32, lr=0.05, mu=0.9, seed=3),
+    ],
+    mistakes=[
+        Mistake(_AFTER_VELOCITY, _DecayAfterVelocity),
+        Mistake(_AFTER_VELOCITY, _DecayTheNewWeights),
+        Mistake("decay on the velocity: weight decay pulls the WEIGHTS towards zero, g = grad + weight_decay p "
+                "(p the parameter's data), not grad + weight_decay v", _DecayOnVelocity),
+        Mistake("sign: the slides add -a w to the step direction, so the gradient gains +weight_decay p: "
+                "g = grad + weight_decay p", _DecayUphill),
+        Mistake("the learning rate multiplies the decay too: v = mu v - lr (grad + weight_decay p)",
+                _DecayWithoutLr),
+        Mistake("weight_decay is ignored: add weight_decay * p.data to the gradient before the velocity update",
+                _DecayIgnored),
+    ],
+)
+def _weight_decay_optimizer(params, lr, mu, weight_decay=0.0):
+    return optim.SGD(params, lr=lr, momentum=mu, weight_decay=weight_decay)

@@ -8,6 +8,11 @@
 Epochs count from 0. A case calls the student's function once for every epoch of a list and
 compares the whole schedule, so a failure names the first epoch where the rate is wrong (an
 off-by-one shows up exactly at the epoch where the staircase steps).
+
+``train(model, X, y, epochs, batch_size, opt, schedule, rng) -> list`` (``train_with_schedule``)
+is a whole training run: before each epoch ``opt.lr = schedule(epoch)``, then one pass over
+``cl.data.batches(X, y, batch_size, rng)``. It is checked against ``cnnlab.train.fit`` with the
+same schedule and the same seeded generator (:mod:`.loops` has the network and the data).
 """
 
 from __future__ import annotations
@@ -16,7 +21,10 @@ import math
 
 import numpy as np
 
-from .. import optim
+from .. import data as _data
+from .. import functional as F
+from .. import optim, train
+from . import loops, plain
 from .compare import difference
 from .core import Case, Mistake, exercise
 
@@ -158,3 +166,111 @@ def _exp_case(note, lr0, epochs, k, expected=None):
 def _exponential_decay(lr0, epoch, k):
     sgd = optim.SGD([_dummy()], lr=lr0)
     return optim.ExponentialLR(sgd, gamma=math.exp(-k)).get_lr(int(epoch))
+
+
+# --- train_with_schedule ----------------------------------------------------------------------------
+#
+# The student's train(model, X, y, epochs, batch_size, opt, schedule, rng) runs a whole training
+# with a learning-rate schedule; the reference is cnnlab.train.fit with the same schedule and the
+# same seeded generator, so both draw the same minibatches from cl.data.batches.
+
+@plain.catalogue("lesson10.step_schedule", factory=True)
+def _step_schedule(lr0, step_size, gamma):
+    """``schedule(epoch) -> lr0 gamma^floor(epoch / step_size)``, a function the student calls."""
+    def step_schedule(epoch):
+        return lr0 * gamma ** (epoch // step_size)
+    return step_schedule
+
+
+@plain.catalogue("lesson10.exponential_schedule", factory=True)
+def _exponential_schedule(lr0, k):
+    """``schedule(epoch) -> lr0 exp(-k epoch)``."""
+    def exponential_schedule(epoch):
+        return lr0 * math.exp(-k * epoch)
+    return exponential_schedule
+
+
+class _EpochSchedule:
+    """``fit`` calls ``step()`` once after every epoch: set the rate of the next one."""
+
+    def __init__(self, optimizer, schedule):
+        self.optimizer, self.schedule, self.epoch = optimizer, schedule, 0
+        optimizer.lr = schedule(0)
+
+    def step(self):
+        self.epoch += 1
+        self.optimizer.lr = self.schedule(self.epoch)
+
+
+def _call_train(fn, inputs):
+    """Train a fresh copy of the case's network with ``fn`` and SGD made at the schedule's first
+    rate; the epoch losses ``fn`` returned and the weights after training."""
+    model, schedule = inputs["model"], inputs["schedule"]
+    opt = optim.SGD(model.parameters(), lr=schedule(0), momentum=inputs["momentum"])
+    losses = fn(model, inputs["X"], inputs["y"], inputs["epochs"], inputs["batch_size"], opt, schedule,
+                inputs["rng"])
+    return {"losses": losses, "weights": [p.data for p in model.parameters()]}
+
+
+def _train_case(note, n, epochs, batch_size, schedule, momentum=0.0, hidden=16, seed=0):
+    return Case(note, model=loops.net(hidden, seed), make=lambda rng: dict(zip(("X", "y"), loops.digits(rng, n))),
+                epochs=epochs, batch_size=batch_size, schedule=schedule, momentum=momentum,
+                rng=np.random.default_rng(seed))
+
+
+def _epochs(model, X, y, epochs, batch_size, opt, rng, rate):
+    """The student-style loop of the mistake models: ``rate(epoch, t)`` sets opt.lr before each
+    batch (t counts the batches of the whole run from 0)."""
+    losses, t = [], 0
+    for epoch in range(epochs):
+        total, seen = 0.0, 0
+        for Xb, yb in _data.batches(X, y, batch_size, rng):
+            opt.lr = rate(epoch, t)
+            opt.zero_grad()
+            loss, dscores = F.softmax_cross_entropy(model(Xb), yb)
+            model.backward(dscores)
+            opt.step()
+            total, seen, t = total + loss * len(yb), seen + len(yb), t + 1
+        losses.append(total / seen)
+    return losses
+
+
+def _per_batch(model, X, y, epochs, batch_size, opt, schedule, rng):
+    return _epochs(model, X, y, epochs, batch_size, opt, rng, lambda epoch, t: schedule(t))
+
+
+def _from_one(model, X, y, epochs, batch_size, opt, schedule, rng):
+    return _epochs(model, X, y, epochs, batch_size, opt, rng, lambda epoch, t: schedule(epoch + 1))
+
+
+def _never_set(model, X, y, epochs, batch_size, opt, schedule, rng):
+    return _epochs(model, X, y, epochs, batch_size, opt, rng, lambda epoch, t: schedule(0))
+
+
+def _step(lr0, step_size, gamma):
+    return plain.named("lesson10.step_schedule", lr0, step_size, gamma)
+
+
+@exercise(
+    "train_with_schedule", points=3, implemented_by=("cnnlab.train.fit",), call=_call_train,
+    output_names=("losses", "weights"),
+    cases=[
+        _train_case("step decay: lr 0.2 for 2 epochs, then 0.02", 120, 4, 20, _step(0.2, 2, 0.1)),
+        _train_case("a decay after every epoch, with momentum; the last batch holds 10", 100, 3, 30,
+                    _step(0.1, 1, 0.5), momentum=0.9, seed=1),
+        _train_case("exponential decay", 90, 3, 16, plain.named("lesson10.exponential_schedule", 0.3, 0.7),
+                    hidden=24, seed=2),
+        _train_case("one epoch: only the first rate is used", 64, 1, 8, _step(0.05, 1, 0.1), seed=3),
+    ],
+    mistakes=[
+        Mistake("schedule stepped per batch: the schedule is a function of the EPOCH; set opt.lr = "
+                "schedule(epoch) once, before the epoch's first batch, not at every batch", _per_batch),
+        Mistake("epoch counted from 1: epochs count from 0, so the first epoch uses schedule(0); loop over "
+                "range(epochs) and set opt.lr = schedule(epoch)", _from_one),
+        Mistake("the rate never changes: set opt.lr = schedule(epoch) before every epoch", _never_set),
+    ],
+)
+def _train_with_schedule(model, X, y, epochs, batch_size, opt, schedule, rng):
+    history = train.fit(model, opt, (X, y), epochs=epochs, batch_size=batch_size,
+                        schedule=_EpochSchedule(opt, schedule), rng=rng, progress=False)
+    return history.train_loss

@@ -101,15 +101,15 @@ _SPLIT_HINTS = {
 }
 
 
-def _split_inputs(counts, fractions, shape=(1, 2, 2), sort=False, classes=None):
-    """Inputs for a case: X whose first pixel is the sample's index (so samples can be traced),
-    labels with ``counts[c]`` samples of class ``classes[c]``, and a seeded generator."""
+def _split_inputs(counts, fractions, shape=(1, 2, 2), sort=False, classes=None, dtype=np.float64):
+    """Inputs for a case: X of ``dtype`` whose first pixel is the sample's index (so samples can
+    be traced), labels with ``counts[c]`` samples of class ``classes[c]``, and a seeded generator."""
     def make(rng):
         labels = np.repeat(np.asarray(classes if classes is not None else range(len(counts))), counts)
         if not sort:
             labels = rng.permutation(labels)
         n = labels.size
-        X = rng.uniform(0.0, 1.0, (n, *shape))
+        X = rng.uniform(0.0, 1.0, (n, *shape)).astype(dtype)
         X.reshape(n, -1)[:, 0] = np.arange(n)
         return {"X": X, "y": labels.astype(np.int64), "fractions": tuple(fractions),
                 "rng": np.random.default_rng(int(rng.integers(2 ** 31)))}
@@ -230,6 +230,7 @@ def _split_global_random(X, y, fractions, rng):
              make=_split_inputs([5, 5], (0.6, 0.2, 0.2), shape=(1, 1, 1))),
         Case("labels 0, 3 and 7 only, fractions (0.7, 0.15, 0.15)",
              make=_split_inputs([80, 70, 90], (0.7, 0.15, 0.15), classes=[0, 3, 7])),
+        Case("float32 images stay float32", make=_split_inputs([20, 30], (0.6, 0.2, 0.2), dtype=np.float32)),
     ],
     mistakes=[
         Mistake(_SPLIT_HINTS["stratified"], _split_unstratified),

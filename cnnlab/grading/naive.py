@@ -1,7 +1,7 @@
 """Convolution and pooling as loops: one Python iteration per output value, as the formulas read.
 
 These are the answers to lessons 04 to 06 (``conv2d_forward_naive``, ``conv2d_backward_naive``,
-``maxpool_forward_naive``, ``maxpool_backward_naive``, ``avgpool_forward``/``avgpool_backward``),
+``col2im``, ``maxpool_forward_naive``, ``maxpool_backward_naive``, ``avgpool_forward``/``avgpool_backward``),
 so they live here, in the package a student's cell may not reach. Three users share them:
 
 * the grading's mistake models: a keyword switch turns on a mistake made inside the loops (all
@@ -21,7 +21,8 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = [
-    "avgpool2d_backward_naive", "avgpool2d_forward_naive", "conv2d_backward_naive", "conv2d_forward_naive",
+    "avgpool2d_backward_naive", "avgpool2d_forward_naive", "col2im_naive", "conv2d_backward_naive",
+    "conv2d_forward_naive",
     "maxpool2d_backward_naive", "maxpool2d_forward_naive",
 ]
 
@@ -106,6 +107,32 @@ def conv2d_backward_naive(dout, cache, *, overwrite_dw=False, overwrite_dx=False
         db[f] += g
     H, W = x.shape[2:]
     return (dxpad if keep_pad else dxpad[:, :, ph:ph + H, pw:pw + W]), dw, db
+
+
+def col2im_naive(cols, x_shape, kh, kw, stride=1, pad=0, *, overwrite=False, keep_pad=False):
+    """The adjoint of im2col: row (n*Ho + i)*Wo + j of ``cols`` is added back onto window (i, j)
+    of sample n, its columns in (c, di, dj) order.
+
+    Args:
+        cols: (N*Ho*Wo, C*kh*kw); x_shape: (N, C, H, W).
+        overwrite: the mistake of ``=`` instead of ``+=`` (where windows overlap, the last wins).
+        keep_pad: the mistake of returning the padded (N, C, H + 2 pad, W + 2 pad) array.
+
+    Returns:
+        (N, C, H, W) array of cols' dtype.
+    """
+    s, (ph, pw) = _pair(stride), _pair(pad)
+    N, C, H, W = x_shape
+    Ho, Wo = _out_size(H + 2 * ph, kh, s[0]), _out_size(W + 2 * pw, kw, s[1])
+    xpad = np.zeros((N, C, H + 2 * ph, W + 2 * pw), dtype=cols.dtype)
+    for row, (n, i, j) in enumerate(np.ndindex(N, Ho, Wo)):
+        r, q = _corner(i, j, s)
+        window = cols[row].reshape(C, kh, kw)
+        if overwrite:
+            xpad[n, :, r:r + kh, q:q + kw] = window
+        else:
+            xpad[n, :, r:r + kh, q:q + kw] += window
+    return xpad if keep_pad else xpad[:, :, ph:ph + H, pw:pw + W]
 
 
 # --- pooling ------------------------------------------------------------------------------------

@@ -23,10 +23,14 @@ CASES = {
         Case(score=np.array([3.0, 1.0, 0.0, -2.0]), y=np.array([1.0, 1.0, -1.0, 1.0]),
              expected=np.array([0.0, 0.0, 1.0, 3.0])),
         Case(score=normal(4, 5), y=Draw(lambda rng: rng.choice([-1.0, 1.0], size=(4, 5)))),
+        Case(score=normal(2, 3, dtype=np.float32),
+             y=Draw(lambda rng: rng.choice([-1.0, 1.0], size=(2, 3)).astype(np.float32))),
     ],
     "gd_1d": [
         Case(xs=TABLE_X.copy(), ys=TABLE_Y.copy(), w0=0.0, lr=0.01, epochs=3),
         Case(xs=[2.0, -1.0], ys=[1.0, 3.0], w0=0.5, lr=0.1, epochs=2),
         Case(xs=uniform(-1.0, 1.0, (9,)), ys=uniform(-1.0, 1.0, (9,)), w0=-0.3, lr=0.2, epochs=3),
+        Case(xs=uniform(-1.0, 1.0, (4,), np.float32), ys=uniform(-1.0, 1.0, (4,), np.float32), w0=0.2,
+             lr=0.3, epochs=2),
     ],
 }

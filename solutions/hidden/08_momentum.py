@@ -4,6 +4,7 @@ import numpy as np
 
 from cnnlab.grading import Case
 from cnnlab.grading.lesson08 import _ema_case, _mu_case, _step_case
+from cnnlab.grading.loops import optimizer_case
 
 CASES = {
     "momentum_step": [
@@ -20,4 +21,8 @@ CASES = {
     ],
     "sutskever_mu": [_mu_case(749, 0.99, 1 - 0.5 / 3), _mu_case(750, 0.99, 0.875), _mu_case(37, 0.9),
                      _mu_case(4995, 0.999), _mu_case(1250, 0.9), _mu_case(2000, 0.5, 0.5)],
+    "momentum_optimizer": [
+        optimizer_case("", 90, 7, lr=0.03, mu=0.8, hidden=8, seed=5),
+        optimizer_case("", 140, 40, lr=0.2, mu=0.95, seed=6),
+    ],
 }

@@ -9,6 +9,7 @@ CASES = {
     "split_data": [
         Case(make=_split_inputs([500] * 10, (0.8, 0.1, 0.1), shape=(1, 1, 1))),
         Case(make=_split_inputs([7, 13, 200], (0.5, 0.3, 0.2))),
+        Case(make=_split_inputs([12, 9], (0.5, 0.25, 0.25), dtype=np.float32)),
     ],
     "normalize": [
         Case(X_train=_shifted((9, 3, 4, 4), (0.0, 1.0, 5.0)), X_other=_shifted((4, 3, 4, 4), (0.0, 0.0, 0.0))),

@@ -55,10 +55,17 @@ def mean_sum_over_count(X):
 
 
 def mean_loop_float64(X):
-    total = np.zeros(X.shape[1:])
+    total = np.zeros(X.shape[1:])  # float64: float32 images give a float64 average
     for image in X:
         total += image
     return total / len(X)
+
+
+def mean_accumulated_in_float64(X):
+    total = np.zeros(X.shape[1:])  # add up in float64, then give back X's dtype
+    for image in X:
+        total += image
+    return (total / len(X)).astype(X.dtype)
 
 
 def mean_average(X):
@@ -83,7 +90,7 @@ RIGHT = [
     Right("scale_images", scale_loop),
     Right("mean_image", mean_numpy),
     Right("mean_image", mean_sum_over_count),
-    Right("mean_image", mean_loop_float64),
+    Right("mean_image", mean_accumulated_in_float64),
     Right("mean_image", mean_average),
 ]
 
@@ -94,4 +101,5 @@ WRONG = [
     Wrong("scale_images", scale_forgot_return, hint="did you forget `return`"),
     Wrong("mean_image", mean_in_place, hint="changed its input `X`"),
     Wrong("mean_image", mean_divided_by_channels, hint="values differ"),
+    Wrong("mean_image", mean_loop_float64, hint="your result is float64 for float32 inputs"),
 ]

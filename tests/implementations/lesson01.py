@@ -85,13 +85,20 @@ def hinge_where(score, y):
 
 
 def hinge_loop(score, y):
-    out = np.zeros(np.shape(score))
+    out = np.zeros_like(score)
     for i in np.ndindex(*np.shape(score)):
         out[i] = max(0.0, 1.0 - y[i] * score[i])
     return out
 
 
 # --- hinge_loss: wrong ----------------------------------------------------------------------
+
+
+def hinge_loop_float64(score, y):
+    out = np.zeros(np.shape(score))  # always float64: float32 scores give a float64 result
+    for i in np.ndindex(*np.shape(score)):
+        out[i] = max(0.0, 1.0 - y[i] * score[i])
+    return out
 
 
 def hinge_no_max(score, y):
@@ -119,10 +126,10 @@ def gd_loops(xs, ys, w0, lr, epochs):
 
 
 def gd_preallocated(xs, ys, w0, lr, epochs):
-    xs, ys = np.asarray(xs, dtype=float), np.asarray(ys, dtype=float)
+    xs, ys = np.asarray(xs), np.asarray(ys)
     n = len(xs)
-    out = np.empty(epochs * n)
-    w = float(w0)
+    out = np.empty(epochs * n, dtype=xs.dtype)
+    w = w0
     for t in range(epochs * n):
         x, y = xs[t % n], ys[t % n]
         y_hat = w * x
@@ -189,6 +196,7 @@ WRONG = [
     Wrong("hinge_loss", hinge_no_max, hint="missing max with 0"),
     Wrong("hinge_loss", hinge_no_margin, hint="wrong margin"),
     Wrong("hinge_loss", hinge_python_max, hint="np.maximum(0, ...) takes the maximum elementwise"),
+    Wrong("hinge_loss", hinge_loop_float64, hint="your result is float64 for float32 inputs"),
     Wrong("gd_1d", gd_batch, hint="one update per epoch instead of per sample"),
     Wrong("gd_1d", gd_reversed, hint="wrong order"),
 ]

@@ -42,7 +42,7 @@ def linear_backward_matmul(dout, cache):
 
 def linear_backward_loops(dout, cache):
     x, W = cache
-    dx, dW, db = np.zeros_like(x), np.zeros_like(W), np.zeros(W.shape[0])
+    dx, dW, db = np.zeros_like(x), np.zeros_like(W), np.zeros(W.shape[0], dtype=W.dtype)
     for n in range(x.shape[0]):  # one sample at a time: its outer product adds into dW
         dx[n] = W.T @ dout[n]
         dW += np.outer(dout[n], x[n])
@@ -129,6 +129,14 @@ def relu_backward_where(dout, cache):
 
 def relu_backward_pass_everything(dout, cache):
     return dout
+
+
+def relu_backward_zero_passes(dout, cache):
+    # Zeroes only the negative inputs: x == 0 still lets the gradient through.
+    x = cache
+    dx = dout.copy()
+    dx[x < 0] = 0
+    return dx
 
 
 def relu_backward_returns_output(dout, cache):
@@ -334,6 +342,8 @@ WRONG = [
     Wrong("relu_forward", relu_in_place, hint="changed its input `x` in place"),
     Wrong("relu_backward", relu_backward_pass_everything, hint="gradient passed where x < 0",
           partners={"forward": relu_maximum}),
+    Wrong("relu_backward", relu_backward_zero_passes, hint="gradient passed at x = 0",
+          partners={"forward": relu_maximum}),
     Wrong("relu_backward", relu_backward_returns_output, hint="gradient equal to output",
           partners={"forward": relu_maximum}),
     Wrong("backprop_chain", chain_forward_order, hint="layers visited in forward order"),
@@ -343,4 +353,85 @@ WRONG = [
     Wrong("numerical_gradient", numgrad_not_restored, hint="x left modified"),
     Wrong("numerical_gradient", numgrad_restored_by_arithmetic, hint="x left modified"),
     Wrong("numerical_gradient", numgrad_first_axis_only, hint="values differ"),
+]
+
+# --- softmax_cross_entropy ------------------------------------------------------------------
+
+
+def softmax_ce_log_sum_exp(logits, y):
+    n = logits.shape[0]
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    dlogits = np.exp(log_p)
+    dlogits[np.arange(n), y] -= 1
+    return -log_p[np.arange(n), y].mean(), dlogits / n
+
+
+def softmax_ce_rows(logits, y):
+    # One sample at a time, the probabilities first and a one-hot matrix for the labels.
+    n, k = logits.shape
+    loss = 0.0
+    dlogits = np.empty_like(logits)
+    onehot = np.eye(k, dtype=logits.dtype)[y]
+    for i in range(n):
+        s = logits[i] - np.max(logits[i])
+        e = np.exp(s)
+        loss += np.log(e.sum()) - s[y[i]]          # -log p_y, without the log of a tiny p_y
+        dlogits[i] = (e / e.sum() - onehot[i]) / n
+    return logits.dtype.type(loss / n), dlogits
+
+
+def softmax_ce_no_max(logits, y):
+    n = logits.shape[0]
+    p = np.exp(logits)
+    p /= p.sum(axis=1, keepdims=True)
+    loss = -np.mean(np.log(p[np.arange(n), y]))
+    p[np.arange(n), y] -= 1
+    return loss, p / n
+
+
+def softmax_ce_sum_not_mean_grad(logits, y):
+    # Stable loss (log-sum-exp), so that the gradient's missing 1/N is its one mistake.
+    n = logits.shape[0]
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    log_sum = np.log(np.exp(shifted).sum(axis=1))
+    loss = -(shifted[np.arange(n), y] - log_sum).mean()
+    p = np.exp(shifted - log_sum[:, None])
+    p[np.arange(n), y] -= 1
+    return loss, p
+
+
+def softmax_ce_probabilities_only(logits, y):
+    n = logits.shape[0]
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    return -log_p[np.arange(n), y].mean(), np.exp(log_p) / n
+
+
+def softmax_ce_log_of_underflow(logits, y):
+    # The maximum is subtracted, but the log is taken of probabilities that underflowed to 0.
+    n = logits.shape[0]
+    e = np.exp(logits - logits.max(axis=1, keepdims=True))
+    p = e / e.sum(axis=1, keepdims=True)
+    loss = -np.log(p[np.arange(n), y]).mean()
+    p[np.arange(n), y] -= 1
+    return loss, p / n
+
+
+def softmax_ce_float64(logits, y):
+    loss, dlogits = softmax_ce_log_sum_exp(logits.astype(np.float64), y)
+    return loss, dlogits
+
+
+RIGHT += [
+    Right("softmax_cross_entropy", softmax_ce_log_sum_exp),
+    Right("softmax_cross_entropy", softmax_ce_rows),
+]
+
+WRONG += [
+    Wrong("softmax_cross_entropy", softmax_ce_no_max, hint="overflow (no max subtracted)"),
+    Wrong("softmax_cross_entropy", softmax_ce_sum_not_mean_grad, hint="gradient not divided by N"),
+    Wrong("softmax_cross_entropy", softmax_ce_probabilities_only, hint="onehot missing"),
+    Wrong("softmax_cross_entropy", softmax_ce_float64, hint="wrong dtype: expected float32, got float64"),
+    Wrong("softmax_cross_entropy", softmax_ce_log_of_underflow, hint="overflow (no max subtracted)"),
 ]

@@ -152,6 +152,21 @@ def maxpool_backward_overwrite(dout, cache):
     return dx
 
 
+def maxpool_backward_size_as_stride(dout, cache):
+    # Windows laid out every `size` positions, as if they never overlapped.
+    x, size, stride = cache
+    N, C, Ho, Wo = dout.shape
+    dx = np.zeros_like(x)
+    for n in range(N):
+        for c in range(C):
+            for i in range(Ho):
+                for j in range(Wo):
+                    window = x[n, c, i * size:(i + 1) * size, j * size:(j + 1) * size]
+                    a, b = np.unravel_index(np.argmax(window), window.shape)
+                    dx[n, c, i * size + a, j * size + b] += dout[n, c, i, j]
+    return dx
+
+
 # --- avgpool --------------------------------------------------------------------------------
 
 
@@ -231,6 +246,7 @@ WRONG = [
     Wrong("maxpool_backward_naive", maxpool_backward_every_position, "gradient to every position of the window", LOOPS),
     Wrong("maxpool_backward_naive", maxpool_backward_mask_ties, "ties sent to several positions", LOOPS),
     Wrong("maxpool_backward_naive", maxpool_backward_overwrite, "overwritten instead of accumulated", LOOPS),
+    Wrong("maxpool_backward_naive", maxpool_backward_size_as_stride, "with size*i the windows only line up", LOOPS),
     Wrong("avgpool_backward", avgpool_backward_not_divided, "not divided by window size in avgpool_backward", AVG),
     Wrong("avgpool_backward", avgpool_backward_loops, "not divided by window size in avgpool_forward",
           {"forward": avgpool_forward_sum}),

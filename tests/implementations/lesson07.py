@@ -1,6 +1,9 @@
-"""Lesson 07: right and wrong answers to minibatches and sgd_step, written as students write them."""
+"""Lesson 07: right and wrong answers to minibatches, sgd_step and train_epoch, written as students
+write them."""
 
 import numpy as np
+
+import cnnlab as cl
 
 from . import Right, Wrong
 
@@ -43,8 +46,9 @@ def batches_choice_without_replacement(X, y, batch_size, rng):
 
 
 def batches_with_replacement(X, y, batch_size, rng):
-    for _ in range(0, len(X), batch_size):
-        idx = rng.integers(0, len(X), batch_size)
+    # The batch sizes are right; only the indices are drawn with replacement.
+    for start in range(0, len(X), batch_size):
+        idx = rng.integers(0, len(X), min(batch_size, len(X) - start))
         yield X[idx], y[idx]
 
 
@@ -107,6 +111,72 @@ def sgd_float64_lr(w, grad, lr):
     return w - lr * grad
 
 
+# --- train_epoch: right -----------------------------------------------------------------------
+
+
+def train_epoch_recipe(model, batches, opt):
+    total, seen = 0.0, 0
+    for Xb, yb in batches:                                   # sample a minibatch
+        opt.zero_grad()
+        loss, dscores = cl.F.softmax_cross_entropy(model(Xb), yb)   # forward pass, loss
+        model.backward(dscores)                              # backpropagate
+        opt.step()                                           # step
+        total += loss * len(yb)
+        seen += len(yb)
+    return total / seen
+
+
+def train_epoch_weighted_average(model, batches, opt):
+    losses, sizes = [], []
+    for Xb, yb in batches:
+        scores = model.forward(Xb)
+        loss, dscores = cl.F.softmax_cross_entropy(scores, yb)
+        model.zero_grad()                                    # the model's own zero_grad works too
+        model.backward(dscores)
+        opt.step()
+        losses.append(float(loss))
+        sizes.append(Xb.shape[0])
+    return float(np.average(losses, weights=sizes))
+
+
+# --- train_epoch: wrong -----------------------------------------------------------------------
+
+
+def train_epoch_zeroed_once(model, batches, opt):
+    opt.zero_grad()                                          # only before the first batch
+    total, n = 0.0, 0
+    for Xb, yb in batches:
+        loss, dscores = cl.F.softmax_cross_entropy(model(Xb), yb)
+        model.backward(dscores)
+        opt.step()
+        total += loss * len(yb)
+        n += len(yb)
+    return total / n
+
+
+def train_epoch_batch_means(model, batches, opt):
+    total = 0.0
+    for Xb, yb in batches:
+        opt.zero_grad()
+        loss, dscores = cl.F.softmax_cross_entropy(model(Xb), yb)
+        model.backward(dscores)
+        opt.step()
+        total += loss
+    return total / len(batches)
+
+
+def train_epoch_step_first(model, batches, opt):
+    total, seen = 0.0, 0
+    for Xb, yb in batches:
+        opt.zero_grad()
+        loss, dscores = cl.F.softmax_cross_entropy(model(Xb), yb)
+        opt.step()
+        model.backward(dscores)
+        total += loss * len(yb)
+        seen += len(yb)
+    return total / seen
+
+
 RIGHT = [
     Right("minibatches", batches_generator),
     Right("minibatches", batches_list_shuffle_in_place),
@@ -115,6 +185,8 @@ RIGHT = [
     Right("sgd_step", sgd_subtract),
     Right("sgd_step", sgd_copy_then_update),
     Right("sgd_step", sgd_np_subtract),
+    Right("train_epoch", train_epoch_recipe),
+    Right("train_epoch", train_epoch_weighted_average),
 ]
 
 WRONG = [
@@ -125,4 +197,7 @@ WRONG = [
     Wrong("minibatches", batches_indices_only, hint="a batch must hold whole samples"),
     Wrong("sgd_step", sgd_in_place, hint="changed its input `w` in place"),
     Wrong("sgd_step", sgd_float64_lr, hint="keep w's dtype"),
+    Wrong("train_epoch", train_epoch_zeroed_once, hint="gradients not zeroed"),
+    Wrong("train_epoch", train_epoch_batch_means, hint="mean of batch means"),
+    Wrong("train_epoch", train_epoch_step_first, hint="step before backward"),
 ]

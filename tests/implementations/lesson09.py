@@ -95,3 +95,84 @@ WRONG = [
     Wrong("l2_penalty", penalty_gradient_two_lam, hint="gradient 2 lam W"),
     Wrong("l2_penalty", penalty_float64_gradients, hint="wrong dtype: expected float32, got float64"),
 ]
+
+
+# --- weight_decay_optimizer: right (classes, handed to the check through a factory) ----------
+
+
+class MomentumDecayList:
+    def __init__(self, params, lr, mu, weight_decay=0.0):
+        self.params = list(params)
+        self.lr, self.mu, self.weight_decay = lr, mu, weight_decay
+        self.v = None
+
+    def zero_grad(self):
+        for p in self.params:
+            p.grad[...] = 0.0
+
+    def step(self):
+        if self.v is None:
+            self.v = [np.zeros_like(p.data) for p in self.params]
+        for p, v in zip(self.params, self.v):
+            g = p.grad + self.weight_decay * p.data      # decay goes into the gradient
+            v *= self.mu
+            v -= self.lr * g
+            p.data += v
+
+
+class MomentumDecayById:
+    def __init__(self, params, lr, mu, weight_decay=0.0):
+        self.params, self.lr, self.mu, self.weight_decay = list(params), lr, mu, weight_decay
+        self.velocity = {}
+
+    def zero_grad(self):
+        for p in self.params:
+            p.grad.fill(0)
+
+    def step(self):
+        for p in self.params:
+            grad = p.grad + self.weight_decay * p.data if self.weight_decay else p.grad
+            self.velocity[id(p)] = self.mu * self.velocity.get(id(p), 0.0) - self.lr * grad
+            p.data[...] = p.data + self.velocity[id(p)]
+
+
+def momentum_decay_list(params, lr, mu, weight_decay=0.0):
+    return MomentumDecayList(params, lr, mu, weight_decay)
+
+
+def momentum_decay_by_id(params, lr, mu, weight_decay=0.0):
+    return MomentumDecayById(params, lr, mu, weight_decay=weight_decay)
+
+
+# --- weight_decay_optimizer: wrong ------------------------------------------------------------
+
+
+class MomentumDecayAfter(MomentumDecayList):
+    def step(self):
+        if self.v is None:
+            self.v = [np.zeros_like(p.data) for p in self.params]
+        for i, p in enumerate(self.params):
+            self.v[i] = self.mu * self.v[i] - self.lr * p.grad
+            p.data += self.v[i]
+            p.data -= self.lr * self.weight_decay * p.data      # then shrink the weights
+
+
+class MomentumDecayOnVelocity(MomentumDecayList):
+    def step(self):
+        if self.v is None:
+            self.v = [np.zeros_like(p.data) for p in self.params]
+        for i, p in enumerate(self.params):
+            v = self.v[i]
+            self.v[i] = self.mu * v - self.lr * p.grad - self.lr * self.weight_decay * v
+            p.data += self.v[i]
+
+
+RIGHT += [
+    Right("weight_decay_optimizer", momentum_decay_list),
+    Right("weight_decay_optimizer", momentum_decay_by_id),
+]
+
+WRONG += [
+    Wrong("weight_decay_optimizer", MomentumDecayAfter, hint="decay after the velocity"),
+    Wrong("weight_decay_optimizer", MomentumDecayOnVelocity, hint="decay on the velocity"),
+]

@@ -5,6 +5,8 @@ import math
 
 import numpy as np
 
+import cnnlab as cl
+
 from . import Right, Wrong
 
 # --- step_decay: right ----------------------------------------------------------------------
@@ -69,4 +71,91 @@ RIGHT = [
 WRONG = [
     Wrong("step_decay", step_decay_plus_one, hint="decays one epoch early"),
     Wrong("exponential_decay", exponential_decay_no_minus, hint="with a minus sign"),
+]
+
+
+# --- train_with_schedule: right ---------------------------------------------------------------
+
+
+def train_recipe(model, X, y, epochs, batch_size, opt, schedule, rng):
+    losses = []
+    for epoch in range(epochs):
+        opt.lr = schedule(epoch)                             # the rate of this epoch
+        total, seen = 0.0, 0
+        for Xb, yb in cl.data.batches(X, y, batch_size, rng):
+            opt.zero_grad()
+            loss, dscores = cl.F.softmax_cross_entropy(model(Xb), yb)
+            model.backward(dscores)
+            opt.step()
+            total += loss * len(yb)
+            seen += len(yb)
+        losses.append(total / seen)
+    return losses
+
+
+def _one_epoch(model, batches, opt):
+    losses, sizes = [], []
+    for Xb, yb in batches:
+        scores = model.forward(Xb)
+        loss, dscores = cl.F.softmax_cross_entropy(scores, yb)
+        model.zero_grad()
+        model.backward(dscores)
+        opt.step()
+        losses.append(loss)
+        sizes.append(len(yb))
+    return float(np.dot(losses, sizes) / np.sum(sizes))
+
+
+def train_with_helper(model, X, y, epochs, batch_size, opt, schedule, rng):
+    history = []
+    for lr in [schedule(epoch) for epoch in range(epochs)]:
+        opt.lr = lr
+        history.append(_one_epoch(model, cl.data.batches(X, y, batch_size, rng=rng), opt))
+    return history
+
+
+# --- train_with_schedule: wrong ---------------------------------------------------------------
+
+
+def train_schedule_per_batch(model, X, y, epochs, batch_size, opt, schedule, rng):
+    losses, it = [], 0
+    for epoch in range(epochs):
+        total, seen = 0.0, 0
+        for Xb, yb in cl.data.batches(X, y, batch_size, rng):
+            opt.lr = schedule(it)
+            it += 1
+            opt.zero_grad()
+            loss, dscores = cl.F.softmax_cross_entropy(model(Xb), yb)
+            model.backward(dscores)
+            opt.step()
+            total += loss * len(yb)
+            seen += len(yb)
+        losses.append(total / seen)
+    return losses
+
+
+def train_epochs_from_one(model, X, y, epochs, batch_size, opt, schedule, rng):
+    losses = []
+    for epoch in range(1, epochs + 1):
+        opt.lr = schedule(epoch)
+        total, seen = 0.0, 0
+        for Xb, yb in cl.data.batches(X, y, batch_size, rng):
+            opt.zero_grad()
+            loss, dscores = cl.F.softmax_cross_entropy(model(Xb), yb)
+            model.backward(dscores)
+            opt.step()
+            total += loss * len(yb)
+            seen += len(yb)
+        losses.append(total / seen)
+    return losses
+
+
+RIGHT += [
+    Right("train_with_schedule", train_recipe),
+    Right("train_with_schedule", train_with_helper),
+]
+
+WRONG += [
+    Wrong("train_with_schedule", train_schedule_per_batch, hint="schedule stepped per batch"),
+    Wrong("train_with_schedule", train_epochs_from_one, hint="epoch counted from 1"),
 ]
