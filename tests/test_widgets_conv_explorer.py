@@ -10,6 +10,9 @@ from cnnlab import plot
 from cnnlab.conv import arithmetic
 from cnnlab.widgets import conv_explorer as ce
 
+#: What the explorers read of a PNG they show (its size), for a stubbed figure_png: 10x10 pixels.
+PNG_STUB = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes([0, 0, 0, 10, 0, 0, 0, 10])
+
 # --- text -----------------------------------------------------------------------------------
 
 
@@ -47,8 +50,8 @@ def test_draw_windows_returns_a_figure_with_input_and_output():
 def test_draw_windows_redraws_into_a_given_figure():
     fig = Figure()
     assert ce.draw_windows(5, 3, 1, 0, fig=fig) is fig
-    ce.draw_windows(3, 9, 1, 2, highlight=None, fig=fig)  # the kernel does not fit: still a figure
-    assert len(fig.axes) == 2 and "does not fit" in fig.axes[0].get_title()
+    ce.draw_windows(3, 9, 1, 2, highlight=None, fig=fig)  # the kernel does not fit: a message
+    assert fig.axes == [] and "does not fit" in fig.texts[0].get_text()
 
 
 def test_draw_windows_bad_highlight():
@@ -85,7 +88,12 @@ def test_draw_follows_the_sliders():
 
 def test_draw_when_the_kernel_does_not_fit():
     fig, text = ce.draw(3, 7, 1, 0, window=0)
-    assert "does not fit" in text and "color:#b2182b" in text and "does not fit" in fig.axes[0].get_title()
+    assert "does not fit" in text and "color:#b2182b" in text
+    # One short line, not an empty box as tall as the padded input would be.
+    assert fig.axes == [] and [t.get_text() for t in fig.texts] == [
+        "No output: a 7x7 kernel does not fit in the 3x3 padded input."]
+    width, height = fig.get_size_inches()
+    assert height <= 0.5 and width >= 4 * height
     assert "output 3x3" in ce.draw(7, 3, 3, 1, window=8)[0].axes[1].get_title()
 
 
@@ -103,7 +111,7 @@ def test_the_window_slider_follows_the_output():
 
 
 def test_explorer_moves_the_window_range_with_the_other_sliders(monkeypatch):
-    monkeypatch.setattr(plot, "figure_png", lambda fig, dpi=None: b"\x89PNG")
+    monkeypatch.setattr(plot, "figure_png", lambda fig, dpi=None: PNG_STUB)
     explorer = ce.ConvExplorer(n=7, k=3, stride=1, pad=1)
     window = explorer.controls["window"]
     assert window.max == 48
@@ -122,3 +130,21 @@ def test_explorer_bad_arguments():
         ce.ConvExplorer(stride=0)
     with pytest.raises(TypeError, match="^n must be an integer"):
         ce.ConvExplorer(n=7.5)
+
+
+def test_explorer_picture_is_shown_at_its_size_and_the_no_fit_message_is_one_line():
+    """The real PNGs: drawn at DENSITY x the pixels shown (sharp, not stretched); when the kernel
+    does not fit, the picture is a line of text, not an empty box as tall as the input panel."""
+    from cnnlab.widgets._explore import DENSITY, png_size
+
+    explorer = ce.ConvExplorer(n=7, k=3, stride=2, pad=1)
+    width, height = png_size(explorer.image.value)
+    shown = float(explorer.image.layout.width.removesuffix("px"))
+    assert width == DENSITY * shown and 500 <= shown <= 800 and height / DENSITY >= 250
+    explorer.controls["pad"].value = 0
+    explorer.controls["k"].value = 7
+    explorer.controls["n"].value = 3                      # k = 7 > n + 2p = 3: no window fits
+    assert "does not fit" in explorer.text.value
+    width, height = png_size(explorer.image.value)
+    assert width == DENSITY * float(explorer.image.layout.width.removesuffix("px"))
+    assert height / DENSITY <= 40 and width > 8 * height  # one line of text

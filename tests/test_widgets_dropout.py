@@ -81,7 +81,7 @@ def test_ensemble_bad_arguments_name_themselves():
 def test_histogram_figure():
     fig = dw.histogram_figure(dw.hidden_activations(n=40), keep=0.25, inverted=False)
     ax = fig.axes[0]
-    assert "keep = 0.25" in ax.get_title() and "seeds' form" in ax.get_title()
+    assert "keep = 0.25" in ax.get_title() and "classic form" in ax.get_title()
     assert len(ax.get_legend().get_texts()) == 2
 
 
@@ -93,4 +93,4 @@ def test_draw_follows_the_controls():
     assert kept_more_text != text and kept_more_text.startswith("keep 0.80")
     assert content(kept_more) != content(fig)
     seeds = dw.draw(0.8, False, h)[1]
-    assert seeds != kept_more_text and "seeds' form" in seeds
+    assert seeds != kept_more_text and "classic form" in seeds

@@ -2,6 +2,8 @@
 each lesson's explorer built once, with its PNGs stubbed (each widget's own tests call its
 ``draw``)."""
 
+import struct
+
 import ipywidgets as widgets
 import numpy as np
 import pytest
@@ -21,7 +23,10 @@ from cnnlab.widgets import (
     training_knobs,
     weight_decay,
 )
-from cnnlab.widgets._explore import explore
+from cnnlab.widgets._explore import DENSITY, explore, png_size
+
+#: The first bytes of a 200x100 PNG: all that the explorer reads of a picture it shows.
+STUB_PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + struct.pack(">II", 200, 100)
 
 
 class Recorder:
@@ -69,16 +74,38 @@ def test_no_figure_keeps_the_picture_and_changes_the_text():
 
 def test_dpi_and_layout(monkeypatch):
     seen = []
-    monkeypatch.setattr(plot, "figure_png", lambda fig, dpi=None: seen.append(dpi) or b"\x89PNG")
+    monkeypatch.setattr(plot, "figure_png", lambda fig, dpi=None: seen.append(dpi) or STUB_PNG)
     controls = sliders(a=1, b=2)
     panel = widgets.HBox(list(controls.values()))
     box = explore(controls, Recorder(), panel=panel, dpi=72, image_layout={"max_width": "300px"})
-    assert seen == [72]
+    assert seen == [72 * DENSITY]  # drawn with DENSITY pixels for each pixel shown
+    assert box.image.layout.width == f"{200 // DENSITY}px" and box.image.layout.height == "auto"
     assert box.children == (panel, box.text, box.image) and box.image.layout.max_width == "300px"
     beside = explore(sliders(a=1), Recorder(), beside=True)
     top, image = beside.children
     assert isinstance(top, widgets.HBox) and top.children[1] is beside.text and image is beside.image
     assert list(top.children[0].children) == list(beside.controls.values())  # the default panel: a VBox
+
+
+def test_the_picture_is_shown_at_the_figure_size_with_twice_the_pixels():
+    """A figure of 3 x 1.5 inches at 100 dpi is shown 300 CSS pixels wide (its own size, not the
+    width of the notebook) from a PNG of DENSITY times as many pixels: sharp on a
+    high-density screen, and the same size as the figures of the lesson around it."""
+    def draw(a):
+        fig = Figure(figsize=(3, 1.5), dpi=100)
+        fig.add_subplot().plot([0, a], [0, 1])
+        return fig, ""
+
+    box = explore(sliders(a=1), draw)
+    width, height = png_size(box.image.value)
+    shown = float(box.image.layout.width.removesuffix("px"))
+    assert DENSITY == 2 and width == DENSITY * shown
+    assert 250 <= shown <= 320 and 120 <= height / DENSITY <= 170  # bbox "tight": labels in, margins out
+    assert box.image.layout.max_width == "100%"
+    box.controls["a"].value = 5                                   # every redraw sets the size again
+    assert float(box.image.layout.width.removesuffix("px")) * DENSITY == png_size(box.image.value)[0]
+    with pytest.raises(ValueError, match="png must be the bytes of a PNG image"):
+        png_size(b"GIF89a" + bytes(20))
 
 
 def test_adjust_runs_first_and_its_changes_draw_nothing_more():
@@ -142,9 +169,9 @@ EXPLORERS = {
 
 @pytest.mark.parametrize("name", sorted(EXPLORERS))
 def test_each_lesson_explorer_is_its_controls_and_its_draw(name, monkeypatch):
-    monkeypatch.setattr(plot, "figure_png", lambda fig, dpi=None: b"\x89PNG stub")
+    monkeypatch.setattr(plot, "figure_png", lambda fig, dpi=None: STUB_PNG)
     make, controls = EXPLORERS[name]
     box = make()
     assert list(box.controls) == controls
     assert box.text.value  # drawn (or, behind a button, the status line)
-    assert box.image.value == (b"" if box.button else b"\x89PNG stub")
+    assert box.image.value == (b"" if box.button else STUB_PNG)

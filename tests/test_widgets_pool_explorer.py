@@ -9,6 +9,9 @@ from matplotlib.figure import Figure
 from cnnlab import plot
 from cnnlab.widgets import pool_explorer as pe
 
+#: What the explorers read of a PNG they show (its size), for a stubbed figure_png: 10x10 pixels.
+PNG_STUB = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes([0, 0, 0, 10, 0, 0, 0, 10])
+
 
 def test_example_input_is_seeded_small_integers():
     x = pe.example_input(8, seed=0)
@@ -95,7 +98,7 @@ def test_draw_follows_the_controls():
 
 
 def test_explorer_moves_the_window_range_with_size_and_stride(monkeypatch):
-    monkeypatch.setattr(plot, "figure_png", lambda fig, dpi=None: b"\x89PNG")
+    monkeypatch.setattr(plot, "figure_png", lambda fig, dpi=None: PNG_STUB)
     explorer = pe.PoolExplorer(size=2, stride=2)
     window = explorer.controls["window"]
     assert window.max == 15 and not window.disabled

@@ -11,6 +11,9 @@ import cnnlab as cl
 from cnnlab.train import History
 from cnnlab.widgets import training_knobs as knobs
 
+#: What the explorers read of a PNG they show (its size), for a stubbed figure_png: 10x10 pixels.
+PNG_STUB = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes([0, 0, 0, 10, 0, 0, 0, 10])
+
 
 @pytest.fixture(scope="module")
 def digits():
@@ -201,7 +204,7 @@ def test_draw_trains_and_says_what_the_curves_show():
 
 
 def test_explorer_says_when_its_curves_are_stale(monkeypatch):
-    monkeypatch.setattr(cl.plot, "figure_png", lambda fig, dpi=None: b"\x89PNG")
+    monkeypatch.setattr(cl.plot, "figure_png", lambda fig, dpi=None: PNG_STUB)
     box = knobs.explorer(n_train=200, n_val=50, epochs=1, train_now=False)
     assert box.image.value == b"" and "press <b>Train</b>" in box.text.value
     before = box.text.value
@@ -241,3 +244,121 @@ def test_fold_roles_move_the_validation_fold_only():
 def test_folds_figure_draws_a_bar_per_part():
     fig = knobs.folds_figure(3)
     assert len(fig.axes[0].patches) == 3 * 4
+
+
+# --- the optional switch: the capstone on the student's lesson-05 convolution -----------------------
+
+#: A student's my_conv.py, written the way lesson 05 asks (im2col by one slice per kernel offset,
+#: col2im adding the same slices back, one matrix product per pass), independent of cnnlab.conv.
+STUDENT_CONV = """
+import numpy as np
+
+
+def im2col(x, kh, kw, stride=1, pad=0):
+    N, C, H, W = x.shape
+    Ho, Wo = (H + 2 * pad - kh) // stride + 1, (W + 2 * pad - kw) // stride + 1
+    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    cols = np.empty((N, C, kh, kw, Ho, Wo), dtype=x.dtype)
+    for di in range(kh):
+        for dj in range(kw):
+            cols[:, :, di, dj] = xp[:, :, di:di + stride * Ho:stride, dj:dj + stride * Wo:stride]
+    return cols.transpose(0, 4, 5, 1, 2, 3).reshape(N * Ho * Wo, C * kh * kw)
+
+
+def col2im(cols, x_shape, kh, kw, stride=1, pad=0):
+    N, C, H, W = x_shape
+    Ho, Wo = (H + 2 * pad - kh) // stride + 1, (W + 2 * pad - kw) // stride + 1
+    blocks = cols.reshape(N, Ho, Wo, C, kh, kw).transpose(0, 3, 4, 5, 1, 2)
+    xp = np.zeros((N, C, H + 2 * pad, W + 2 * pad), dtype=cols.dtype)
+    for di in range(kh):
+        for dj in range(kw):
+            xp[:, :, di:di + stride * Ho:stride, dj:dj + stride * Wo:stride] += blocks[:, :, di, dj]
+    return xp[:, :, pad:pad + H, pad:pad + W]
+
+
+def conv2d_forward_fast(x, w, b, stride=1, pad=0):
+    N, C, H, W = x.shape
+    F, _, kh, kw = w.shape
+    Ho, Wo = (H + 2 * pad - kh) // stride + 1, (W + 2 * pad - kw) // stride + 1
+    cols = im2col(x, kh, kw, stride, pad)
+    out = (cols @ w.reshape(F, -1).T + b).reshape(N, Ho, Wo, F).transpose(0, 3, 1, 2)
+    return out, (x.shape, cols, w, stride, pad)
+
+
+def conv2d_backward_fast(dout, cache):
+    x_shape, cols, w, stride, pad = cache
+    F, C, kh, kw = w.shape
+    d = dout.transpose(0, 2, 3, 1).reshape(-1, F)
+    dx = col2im(d @ w.reshape(F, -1), x_shape, kh, kw, stride, pad)
+    return dx, (d.T @ cols).reshape(w.shape), d.sum(axis=0)
+"""
+
+
+@pytest.fixture
+def my_conv(tmp_path):
+    (tmp_path / "my_conv.py").write_text(STUDENT_CONV)
+    return knobs.load_my_conv(tmp_path / "my_conv.py")
+
+
+def test_my_conv_network_is_the_same_network_on_the_student_code(my_conv):
+    """Same parameters (the very objects), same scores, same gradients as cnnlab's Conv2d."""
+    theirs = knobs.cnn((4, 6), keep=1.0, image_size=12, rng=0)
+    mine = knobs.use_my_conv(knobs.cnn((4, 6), keep=1.0, image_size=12, rng=0), my_conv)
+    wrapped = knobs.cnn((4, 6), keep=1.0, image_size=12, rng=0)
+    assert knobs.use_my_conv(wrapped, my_conv).parameters() == wrapped.parameters()  # no copies, no duplicates
+    assert [type(layer).__name__ for layer in mine] == ["MyConv2d", "ReLU", "MaxPool2d"] * 2 + ["Flatten", "Linear"]
+    assert repr(mine[0]) == "MyConv2d(1, 4, kernel_size=3, stride=1, pad=1)"
+    x = np.random.default_rng(1).standard_normal((3, 1, 12, 12)).astype(np.float32)
+    out = mine(x)
+    assert out.dtype == np.float32 and np.allclose(out, theirs(x), rtol=1e-5, atol=1e-6)
+    dout = np.random.default_rng(2).standard_normal(out.shape).astype(np.float32)
+    assert np.allclose(mine.backward(dout), theirs.backward(dout), rtol=1e-4, atol=1e-6)
+    for p, q in zip(mine.parameters(), theirs.parameters()):
+        assert np.allclose(p.grad, q.grad, rtol=1e-4, atol=1e-6)
+
+
+def test_my_conv_layer_backward_against_numerical_gradients(my_conv):
+    layer = knobs.MyConv2d(cl.nn.Conv2d(2, 3, 3, stride=2, pad=1, dtype=np.float64, rng=0), my_conv)
+    x = np.random.default_rng(3).standard_normal((2, 2, 5, 5))
+    dout = np.random.default_rng(4).standard_normal(layer(x).shape)
+    dx = layer.backward(dout)
+    numeric = cl.gradcheck.numerical_gradient_array(lambda v: layer(v), x.copy(), dout)
+    assert cl.gradcheck.rel_error(dx, numeric) < 1e-7
+    w = layer.weight.data
+    numeric_w = cl.gradcheck.numerical_gradient_array(lambda v: layer(x), w, dout)
+    assert cl.gradcheck.rel_error(layer.weight.grad, numeric_w) < 1e-7
+    assert np.allclose(layer.bias.grad, dout.sum(axis=(0, 2, 3)))   # db by hand: dout summed over N, H, W
+
+
+def test_my_conv_trains_like_cnnlab(my_conv, digits):
+    (Xtr, ytr), _ = digits
+    histories = []
+    for use_mine in (False, True):
+        model = knobs.cnn((4,), keep=1.0, image_size=8, rng=0)
+        model = knobs.use_my_conv(model, my_conv) if use_mine else model
+        opt = cl.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+        histories.append(cl.train.fit(model, opt, (Xtr, ytr), epochs=2, batch_size=64, rng=0, progress=False))
+    assert np.allclose(histories[0].train_loss, histories[1].train_loss, rtol=1e-4)
+
+
+def test_load_my_conv_says_what_is_missing(tmp_path):
+    with pytest.raises(FileNotFoundError, match="my_conv.py was not found in .*%%writefile my_conv.py"):
+        knobs.load_my_conv(tmp_path / "my_conv.py")
+    (tmp_path / "my_conv.py").write_text("def conv2d_forward_fast(x, w, b, stride=1, pad=0):\n    pass\n")
+    with pytest.raises(AttributeError, match="has no conv2d_backward_fast"):
+        knobs.load_my_conv(tmp_path / "my_conv.py")
+
+
+def test_my_conv_layer_refuses_what_it_cannot_run(my_conv):
+    with pytest.raises(TypeError, match="conv must be a cnnlab.nn.Conv2d; got Linear"):
+        knobs.MyConv2d(cl.nn.Linear(2, 3), my_conv)
+    with pytest.raises(ValueError, match="one stride and one pad; got stride"):
+        knobs.MyConv2d(cl.nn.Conv2d(1, 2, 3, stride=(1, 2)), my_conv)
+
+    class Widening:  # a student's forward that returns float64 for float32 input
+        @staticmethod
+        def conv2d_forward_fast(x, w, b, stride=1, pad=0):
+            return my_conv.conv2d_forward_fast(x.astype(np.float64), w, b, stride, pad)
+
+    with pytest.raises(TypeError, match="returned float64 for float32 input"):
+        knobs.MyConv2d(cl.nn.Conv2d(1, 2, 3), Widening)(np.zeros((1, 1, 4, 4), np.float32))

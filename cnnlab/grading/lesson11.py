@@ -2,7 +2,7 @@
 
 * ``dropout_forward(x, keep, train, rng, inverted=True) -> (out, cache)``: keep is the
   probability of keeping a unit. Inverted (what frameworks do): kept units are divided by keep
-  in training, test time is the identity. Not inverted (the seeds' form): training only zeroes
+  in training, test time is the identity. Not inverted (the classic form): training only zeroes
   the dropped units, test time multiplies every unit by keep.
 * ``dropout_backward(dout, cache) -> dx``, checked with the student's own forward:
   ``cl.check("dropout_backward", dropout_backward, forward=dropout_forward)``.
@@ -196,14 +196,14 @@ def _batch_mask(rng, shape, keep):
                       normal(200, 500), 0.8, True, True),
         _forward_case("p = 1/2, the usual choice for hidden units, on feature maps",
                       normal(8, 4, 10, 10), 0.5, True, True),
-        _forward_case("the seeds' form (inverted=False): kept units are not scaled in training",
+        _forward_case("the classic form (inverted=False): kept units are not scaled in training",
                       normal(100, 300), 0.3, True, False),
         _forward_case("test time, inverted: the identity", normal(20, 30), 0.8, False, True),
-        _forward_case("test time, the seeds' form: every unit times keep", normal(20, 30), 0.6, False, False),
+        _forward_case("test time, the classic form: every unit times keep", normal(20, 30), 0.6, False, False),
         _forward_case("keep = 1: nothing is dropped", normal(30, 40), 1.0, True, True),
         _forward_case("float32 stays float32", normal(64, 256, dtype=np.float32), 0.7, True, True),
         _forward_case("a single sample", normal(1, 2000), 0.25, True, True),
-        _forward_case("float32 at test time, the seeds' form", normal(16, 8, dtype=np.float32), 0.5, False, False),
+        _forward_case("float32 at test time, the classic form", normal(16, 8, dtype=np.float32), 0.5, False, False),
     ],
     mistakes=[
         Mistake("keep and drop confused: keep is the probability of KEEPING a unit, so the mask is "
@@ -217,7 +217,7 @@ def _batch_mask(rng, shape, keep):
                 _forward_model(keep_of=lambda keep: 1 - keep,
                                train_scale=lambda keep, inverted: 1 / (1 - keep) if inverted else 1.0)),
         Mistake("test mode still dropping: with train=False no unit is dropped; apply the test-time "
-                "scaling instead (identity when inverted, times keep in the seeds' form)",
+                "scaling instead (identity when inverted, times keep in the classic form)",
                 _forward_model(drop_at_test=True)),
         Mistake("wrong scaling: inverted dropout divides the kept units by keep during training, so "
                 "that their expected value stays x",
@@ -225,10 +225,10 @@ def _batch_mask(rng, shape, keep):
         Mistake("wrong scaling: inverted dropout DIVIDES the kept units by keep during training "
                 "(x / keep), it does not multiply them",
                 _forward_model(train_scale=lambda keep, inverted: keep if inverted else 1.0)),
-        Mistake("wrong scaling: in the seeds' form (inverted=False) training only zeroes the dropped "
+        Mistake("wrong scaling: in the classic form (inverted=False) training only zeroes the dropped "
                 "units; the scaling happens at test time (times keep)",
                 _forward_model(train_scale=lambda keep, inverted: 1 / keep)),
-        Mistake("wrong scaling: in the seeds' form (inverted=False) test time multiplies every unit "
+        Mistake("wrong scaling: in the classic form (inverted=False) test time multiplies every unit "
                 "by keep, the expected fraction of units that were on in training",
                 _forward_model(test_scale=lambda keep, inverted: 1.0)),
         Mistake("wrong scaling: with inverted dropout the scaling already happened in training "
@@ -325,9 +325,9 @@ def _unscaled(dout, cache):
     cases=[
         _backward_case("training, inverted, keep 0.8", (40, 100), 0.8, True, True),
         _backward_case("p = 1/2 on feature maps", (4, 3, 5, 5), 0.5, True, True),
-        _backward_case("the seeds' form in training: kept units unscaled", (30, 50), 0.3, True, False),
+        _backward_case("the classic form in training: kept units unscaled", (30, 50), 0.3, True, False),
         _backward_case("test time, inverted: dx = dout", (10, 20), 0.7, False, True),
-        _backward_case("test time, the seeds' form: dx = keep * dout", (10, 20), 0.6, False, False),
+        _backward_case("test time, the classic form: dx = keep * dout", (10, 20), 0.6, False, False),
         _backward_case("float32 stays float32", (16, 64), 0.5, True, True, dtype=np.float32),
         _backward_case("a single sample", (1, 500), 0.25, True, True),
     ],
@@ -336,7 +336,7 @@ def _unscaled(dout, cache):
                 "kept, so reuse the forward's mask from the cache instead of drawing a new one",
                 _redrawn),
         Mistake("wrong scaling: dx is scaled exactly as the forward scaled x: dout * mask / keep "
-                "for inverted dropout in training, dout * keep at test time in the seeds' form",
+                "for inverted dropout in training, dout * keep at test time in the classic form",
                 _unscaled),
         Mistake("a dropped unit gets no gradient: multiply dout by the forward's mask (and scale); "
                 "passing dout through unchanged ignores the mask",

@@ -11,8 +11,9 @@
   valid range, and repeat for an identically seeded ``rng``.
 * ``early_stopping(val_losses, patience) -> int``: the rule of :func:`cnnlab.train.fit`.
 * ``train_cnn``: ``cl.check("train_cnn", build_model)`` builds the student's network (with
-  cnnlab's generator seeded, so the run is repeatable), trains it with a fixed recipe and
-  passes when its accuracy on (part of) MNIST's test set reaches :data:`PASS_MARK`.
+  cnnlab's generator seeded, so the run is repeatable), checks that it has a convolution,
+  trains it with a fixed recipe and passes when its accuracy on (part of) MNIST's test set
+  reaches the pass mark of the mode, :data:`PASS_MARKS`.
 """
 
 from __future__ import annotations
@@ -513,11 +514,15 @@ def _early_stopping(val_losses, patience):
 
 # --- train_cnn ----------------------------------------------------------------------------------
 
-#: The accuracy on MNIST test images that ``train_cnn`` asks for. The lesson's solution (the
-#: network of ``training_knobs.cnn()``) reaches 0.915 in fast mode (4,000 training images, one
-#: epoch, 1,000 test images), a one-convolution network 0.939; a linear classifier gets 0.870.
-#: The mark leaves a margin of 3.5 points below the solution.
-PASS_MARK = 0.88
+#: The accuracy on MNIST test images that ``train_cnn`` asks for, in fast mode (``CNNLAB_FAST=1``:
+#: 4,000 training images, one epoch, 1,000 test images) and otherwise (12,000 images, two epochs,
+#: all 10,000 test images). Measured with this check's recipe and seed (one run each, the check
+#: is deterministic): the lesson's network (``training_knobs.cnn()``) reached 0.915 in fast mode
+#: and 0.972 in full mode, so the marks leave margins of 3.5 and 3.2 points; a network with one
+#: 5x5 convolution of 16 filters reached 0.939 in fast mode. Networks without a convolution come
+#: close or pass on accuracy alone (fast mode: a linear classifier 0.870, one hidden layer of 100
+#: units 0.882), so the check asks for a convolution in a case of its own and trains none without.
+PASS_MARKS = {True: 0.88, False: 0.94}
 
 #: Training images, epochs and test images of the check, in fast mode and otherwise.
 CHECK_SIZES = {True: (4000, 1, 1000), False: (12000, 2, 10000)}
@@ -655,18 +660,21 @@ def _train_view(inputs, spec):
             shape = _scores_shape(model)
         except (TypeError, ValueError) as err:
             raise CheckFailure(f"your network raised {type(err).__name__}: {err}") from None
+    has_conv = any(kind == "Conv2d" for kind, _ in spec)
     if inputs["stage"] == "has_conv":
-        return any(kind == "Conv2d" for kind, _ in spec)
+        return has_conv
     if inputs["stage"] == "shape":
         return shape
     if shape != (2, 10):
         raise CheckFailure(f"not trained: the scores must have shape (B, 10) first; got {shape} for B = 2")
+    if not has_conv:
+        raise CheckFailure("not trained: the network must have a convolution first")
     fast = bool(inputs["fast"])
     accuracy = _accuracy_in_child(spec, fast) if CHILD_LIMITS else _accuracy(spec, fast)
     n_train, epochs, n_test = CHECK_SIZES[fast]
     if CHILD_LIMITS is None:  # in a notebook: show what was measured; the grader prints nothing
         print(f"  trained {epochs} epoch(s) on {n_train:,} MNIST images: accuracy {accuracy:.3f} "
-              f"on {n_test:,} test images (pass mark {PASS_MARK})")
+              f"on {n_test:,} test images (pass mark {PASS_MARKS[fast]})")
     return round(accuracy, 4)
 
 
@@ -708,13 +716,20 @@ def _limit_memory(memory_mb: int) -> None:
 
 def _compare_train(expected, got, inputs):
     if isinstance(expected, bool):
-        return None if got is expected else ("the network has no convolution: a convolutional network needs at "
-                                             "least one cl.nn.Conv2d layer")
+        return None if got is expected else "the network has no convolution (no cl.nn.Conv2d layer)"
     if isinstance(expected, tuple) or isinstance(got, tuple):
         return difference(expected, got)
-    if got < expected:
-        return (f"test accuracy {got:.3f} is below the pass mark {expected}: check that every layer is "
+    mark = PASS_MARKS[bool(inputs["fast"])]
+    if got < mark:
+        return (f"test accuracy {got:.3f} is below the pass mark {mark}: check that every layer is "
                 f"followed by what it needs (a ReLU after each convolution) and compare with the lesson's network")
+    return None
+
+
+def _no_convolution(inputs, got, expected):
+    if inputs.get("stage") == "has_conv" and got is False:
+        return ("a convolutional network needs at least one convolution: start with "
+                "cl.nn.Conv2d(1, 8, kernel_size=3, pad=1) and a ReLU before Flatten, as the lesson's network does")
     return None
 
 
@@ -735,8 +750,10 @@ register(Exercise(
     "train_cnn", points=3, call=_call_train, summarize=_train_view, compare=_compare_train,
     cases=[
         Case(label="the network maps a batch (2, 1, 28, 28) to scores (2, 10)", stage="shape", expected=(2, 10)),
-        Case(label=f"trained with the fixed recipe, accuracy on MNIST test images of at least {PASS_MARK}",
-             stage="train", fast=Draw(lambda rng: backend.fast_mode()), expected=PASS_MARK),
+        Case(label="the network has a convolution (a cl.nn.Conv2d layer)", stage="has_conv", expected=True),
+        Case(label=(f"trained with the fixed recipe, accuracy on MNIST test images of at least the pass mark "
+                    f"({PASS_MARKS[True]} in fast mode, {PASS_MARKS[False]} otherwise)"),
+             stage="train", fast=Draw(lambda rng: backend.fast_mode()), expected="the pass mark of the mode"),
     ],
     mistakes=[
         Mistake("the network must end with a layer that gives one score per class: "
@@ -746,5 +763,5 @@ register(Exercise(
                 "convolution with cl.nn.Flatten()",
                 lambda: nn.Sequential(nn.Conv2d(1, 8, 3, pad=1), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(8, 10, 14))),
     ],
-    detectors=[_linear_mismatch, _dtype_mismatch],
+    detectors=[_linear_mismatch, _dtype_mismatch, _no_convolution],
 ))

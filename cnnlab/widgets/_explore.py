@@ -7,14 +7,46 @@ A lesson's explorer builds its controls and hands them, with a function of their
     box = explore(controls, draw)      # draw(lr=..., mode=...) -> (Figure, "<b>html</b>")
 
 Moving a control calls ``draw`` with the values of all controls, by name, and shows what it
-returns: the figure as a PNG image, the HTML as the text. Everything a widget shows comes from
+returns: the figure as a PNG image, the HTML as the text. The picture is shown at the size the
+figure asks for (its inches times ``dpi`` CSS pixels), never stretched to the width of the
+notebook, and drawn with :data:`DENSITY` times as many pixels, so that it stays sharp on a
+high-density screen. Everything a widget shows comes from
 its ``draw``, so a widget's tests call ``draw`` directly; the wiring is written (and tested,
 in ``tests/test_widgets_explore.py``) once, here.
 """
 
 from __future__ import annotations
 
+import struct
 from typing import Callable
+
+#: Image pixels per CSS pixel of the explorers' pictures: 2 is sharp on the high-density screens
+#: of most laptops, and an ordinary screen shows the picture scaled down, which stays sharp too.
+DENSITY = 2
+
+
+def png_size(png: bytes) -> tuple[int, int]:
+    """(width, height) in pixels of a PNG image, read from its header."""
+    if png[:8] != b"\x89PNG\r\n\x1a\n" or png[12:16] != b"IHDR":
+        raise ValueError(f"png must be the bytes of a PNG image; got {png[:16]!r}...")
+    return struct.unpack(">II", png[16:24])
+
+
+def show_figure(image, figure, dpi: float | None = None) -> None:
+    """Put ``figure`` into the ipywidgets ``image``: drawn at ``DENSITY`` x ``dpi`` (default: the
+    figure's own dpi) and shown ``DENSITY`` times smaller, at the figure's own size in CSS pixels.
+
+    The size is fixed in the Image's layout: a picture without one is stretched to the width of
+    its box, blurred and out of proportion with the text around it."""
+    from ..plot import figure_png  # imported here: matplotlib loads only when a widget is made
+
+    png = figure_png(figure, dpi=DENSITY * (dpi or figure.dpi))
+    width, _ = png_size(png)
+    image.value = png
+    image.layout.width = f"{width / DENSITY:g}px"
+    image.layout.height = "auto"           # keeps the aspect ratio when max_width scales it down
+    if image.layout.max_width is None:
+        image.layout.max_width = "100%"    # a narrow window scales the picture down, never crops it
 
 
 def explore(controls: dict, draw: Callable, *, panel=None, beside: bool = False, image_layout: dict | None = None,
@@ -29,7 +61,8 @@ def explore(controls: dict, draw: Callable, *, panel=None, beside: bool = False,
         panel: the widget that lays out the controls (default: a VBox of them, in order).
         beside: the text goes beside the panel rather than below it; the picture below both.
         image_layout: ipywidgets ``Layout`` keywords for the picture, e.g. ``{"max_width": "820px"}``.
-        dpi: of the PNG (default: the figure's own).
+        dpi: CSS pixels per inch of the figure as shown (default: the figure's own dpi); the
+            PNG has ``DENSITY`` times as many pixels (:func:`show_figure`).
         adjust: ``adjust(controls)``, run before every draw, for controls whose range follows the
             others (a window index whose range is the number of windows). The draws that its
             changes would set off are held back: one action, one draw.
@@ -46,8 +79,6 @@ def explore(controls: dict, draw: Callable, *, panel=None, beside: bool = False,
         with one it shows ``status(values, "changed")`` until the button (or ``redraw()``) draws.
     """
     import ipywidgets as widgets
-
-    from ..plot import figure_png  # imported here: matplotlib loads only when a widget is made
 
     if button is not None and status is None:
         raise TypeError("an explorer with a button needs status(values, state) for the text between draws")
@@ -84,7 +115,8 @@ def explore(controls: dict, draw: Callable, *, panel=None, beside: bool = False,
                 press.disabled = False
         drawn = now
         if figure is not None:
-            image.value, box.figure = figure_png(figure, dpi=dpi), figure
+            show_figure(image, figure, dpi)
+            box.figure = figure
         text.value = html
 
     def changed(_change=None) -> None:

@@ -102,18 +102,19 @@ def _grid(ax, size: int, colour_of, label_of=None) -> None:
 
 
 def _draw_padded_input(ax, a: Arithmetic, highlight: int | None) -> None:
-    """The padded input, its leftover positions, every window start and one highlighted window."""
+    """The padded input, its leftover positions, every window start and one highlighted window
+    (the kernel fits: :func:`draw_windows` says so in words when it does not)."""
     from matplotlib.patches import Rectangle
 
-    read_end = (a.out - 1) * a.stride + a.k if a.fits else 0  # first padded position after the last window
+    read_end = (a.out - 1) * a.stride + a.k  # first padded position after the last window
 
     def colour(r, c):
-        if a.fits and (r >= read_end or c >= read_end):
+        if r >= read_end or c >= read_end:
             return _LEFTOVER
         inside = a.pad <= r < a.pad + a.n and a.pad <= c < a.pad + a.n
         return _INPUT if inside else _PAD
 
-    starts = set(range(0, a.stride * a.out, a.stride)) if a.fits else set()
+    starts = set(range(0, a.stride * a.out, a.stride))
 
     def label(r, c):
         inside = a.pad <= r < a.pad + a.n and a.pad <= c < a.pad + a.n
@@ -122,10 +123,6 @@ def _draw_padded_input(ax, a: Arithmetic, highlight: int | None) -> None:
     _grid(ax, a.padded, colour, label)
     # The real input's border, so padding and input are told apart even where both are leftover.
     ax.add_patch(Rectangle((a.pad, a.pad), a.n, a.n, fill=False, edgecolor="black", lw=1.6))
-    if not a.fits:
-        ax.add_patch(Rectangle((0, 0), a.k, a.k, fill=False, edgecolor="#b2182b", lw=2.0, ls="--", clip_on=False))
-        ax.set_title(f"a {a.k}x{a.k} kernel does not fit\nin the {a.padded}x{a.padded} padded input", fontsize=9)
-        return
     starts = sorted(starts)
     for r in starts:
         for c in starts:
@@ -140,11 +137,6 @@ def _draw_padded_input(ax, a: Arithmetic, highlight: int | None) -> None:
 
 
 def _draw_output(ax, a: Arithmetic, highlight: int | None) -> None:
-    if not a.fits:
-        ax.axis("off")
-        ax.text(0.5, 0.5, "no output", ha="center", va="center", fontsize=11, color="#b2182b",
-                transform=ax.transAxes)
-        return
     hi = divmod(highlight, a.out) if highlight is not None else None
     _grid(ax, a.out, lambda r, c: _WINDOW if (r, c) == hi else "#f7f7f7")
     ax.set_xlim(-0.3, max(a.out, a.padded) + 0.3)  # same scale as the input panel
@@ -162,6 +154,9 @@ def _highlight_index(a: Arithmetic, highlight) -> int | None:
     return highlight
 
 
+_NO_FIT_SIZE = (6.0, 0.5)  # inches: one line of text
+
+
 def draw_windows(n: int, k: int, stride: int = 1, pad: int = 0, highlight: int | None = 0, fig=None):
     """Figure: the padded input with every window position and one window highlighted, beside the output.
 
@@ -172,13 +167,18 @@ def draw_windows(n: int, k: int, stride: int = 1, pad: int = 0, highlight: int |
 
     Returns:
         the Figure (made without pyplot; show it as a cell's value). Padding is grey with
-        zeros, positions no window reads are orange.
+        zeros, positions no window reads are orange. When the kernel does not fit there is
+        nothing to draw: the figure is one short line that says so.
     """
     a = arithmetic(n, k, stride, pad)
     highlight = _highlight_index(a, highlight)
     if fig is None:
-        fig = Figure(figsize=(7.6, 3.8))
+        fig = Figure(figsize=(7.6, 3.8) if a.fits else _NO_FIT_SIZE)
     fig.clear()
+    if not a.fits:
+        fig.text(0.5, 0.5, f"No output: a {a.k}x{a.k} kernel does not fit in the {a.padded}x{a.padded} "
+                 f"padded input.", ha="center", va="center", fontsize=11, color=_VERDICT_COLOURS["does not fit"])
+        return fig
     ax_in, ax_out = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1]})
     _draw_padded_input(ax_in, a, highlight)
     _draw_output(ax_out, a, highlight)
@@ -265,6 +265,6 @@ def ConvExplorer(n: int = 7, k: int = 3, stride: int = 2, pad: int = 1, max_n: i
     controls = {"n": slider(a.n, 1, max_n, "input size n"), "k": slider(a.k, 1, max(7, a.k), "kernel k"),
                 "stride": slider(a.stride, 1, max(4, a.stride), "stride s"),
                 "pad": slider(a.pad, 0, max(3, a.pad), "padding p"), "window": slider(0, 0, 0, "window #")}
-    box = explore(controls, draw, beside=True, dpi=72, adjust=_follow_geometry)
+    box = explore(controls, draw, beside=True, adjust=_follow_geometry)
     box.text.layout.width = "460px"
     return box

@@ -89,7 +89,7 @@ def mode_stats(h, keep: float, inverted: bool = True, seed: int = 0) -> dict:
 
 def _describe(stats: dict, keep: float, inverted: bool) -> str:
     """The explorer's text line (3 significant digits)."""
-    form = "inverted (\u00f7 keep in training)" if inverted else "the seeds' form (\u00d7 keep at test)"
+    form = "inverted (\u00f7 keep in training)" if inverted else "the classic form (\u00d7 keep at test)"
     return (f"keep {keep:.2f}, {form}: the mask kept {stats['kept']:.3g} of the units; "
             f"mean activation in training {stats['train_mean']:.3g}, at test {stats['test_mean']:.3g}; "
             f"spread (std) in training {stats['train_std']:.3g}, at test {stats['test_std']:.3g}")
@@ -115,7 +115,7 @@ def histogram_figure(h, keep: float = 0.5, inverted: bool = True, seed: int = 0)
         ax.hist(values[values > 0], bins=np.concatenate([[1e-12], bins]), histtype="step", lw=1.8,
                 color=colour, label=f"{name}: {zeros:.0%} zeros, mean {values.mean():.3g}")
         ax.axvline(values.mean(), color=colour, ls="--", lw=1)
-    form = "inverted dropout" if inverted else "the seeds' form"
+    form = "inverted dropout" if inverted else "the classic form"
     ax.set(xlabel="activation", ylabel="count (non-zero units)", yscale="log",
            title=f"activations after dropout, keep = {keep:.2f}, {form}")
     ax.legend(fontsize=8)
@@ -146,7 +146,7 @@ def ensemble_average(h, W, b, keep: float) -> dict:
         dict of (N, K) arrays: ``arithmetic`` (the probability-weighted mean of the nets'
         predictions), ``geometric`` (their weighted geometric mean, renormalised over the K
         classes) and ``scaled`` (the single net with its weights times keep, i.e. the
-        seeds' test-time rule). ``geometric`` equals ``scaled`` exactly, up to rounding.
+        classic test-time rule). ``geometric`` equals ``scaled`` exactly, up to rounding.
     """
     h, W, b = (np.asarray(backend.asnumpy(a), dtype=np.float64) for a in (h, W, b))
     _checks.array(h, "h", ndim=2, layout="(N, n)")
@@ -193,7 +193,7 @@ def explorer(keep: float = 0.5, inverted: bool = True, h=None):
         "keep": widgets.FloatSlider(value=keep, min=0.1, max=1.0, step=0.05, description="keep probability p",
                                     readout_format=".2f", continuous_update=False, style=style,
                                     layout=widgets.Layout(width="420px")),
-        "inverted": widgets.ToggleButtons(options=[("inverted", True), ("seeds' form", False)], value=inverted,
+        "inverted": widgets.ToggleButtons(options=[("inverted", True), ("classic form", False)], value=inverted,
                                           description="convention", tooltips=["\u00f7 keep in training",
                                                                               "\u00d7 keep at test time"]),
     }

@@ -253,7 +253,7 @@ def PoolExplorer(size: int = 2, stride: int = 2, mode: str = "max", n: int = 8, 
                                 description="pooling", style=style),
         "window": w.IntSlider(value=0, min=0, max=0, description="window #", style=style, continuous_update=False),
     }
-    box = explore(controls, functools.partial(draw, x), beside=True, dpi=72,
+    box = explore(controls, functools.partial(draw, x), beside=True,
                   adjust=functools.partial(_follow_geometry, n))
     box.text.layout.width = "480px"
     return box

@@ -39,6 +39,7 @@ from ._explore import explore
 __all__ = [
     "FAST_SIZES",
     "CapstoneData",
+    "MyConv2d",
     "activation_std",
     "capstone_data",
     "cnn",
@@ -48,11 +49,13 @@ __all__ = [
     "fold_roles",
     "folds_figure",
     "init_figure",
+    "load_my_conv",
     "lr_sweep",
     "most_confused",
     "small_data",
     "sweep_figure",
     "train_small",
+    "use_my_conv",
     "verdict",
 ]
 
@@ -95,6 +98,86 @@ def cnn(widths=(8, 16), keep: float = 0.75, image_size: int = 28, n_classes: int
         layers.append(nn.Dropout(keep, rng=gen))
     layers.append(nn.Linear(channels * size * size, n_classes, rng=gen))
     return nn.Sequential(*layers)
+
+
+# --- the student's own convolution (lesson 05's my_conv.py), for the optional switch -------------
+
+#: What lesson 05 saves into my_conv.py with %%writefile, and the two functions the capstone calls.
+MY_CONV_FUNCTIONS = ("conv2d_forward_fast", "conv2d_backward_fast")
+
+
+def load_my_conv(path="my_conv.py"):
+    """The module of the student's lesson-05 convolution, from the file lesson 05 writes.
+
+    Args:
+        path: the file (default: ``my_conv.py`` in the working folder, beside the lessons).
+
+    Returns:
+        the imported module, with ``conv2d_forward_fast(x, w, b, stride, pad) -> (out, cache)``
+        and ``conv2d_backward_fast(dout, cache) -> (dx, dw, db)``.
+    """
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{path.name} was not found in {path.resolve().parent}: run the cell of lesson 05 that starts with %%writefile my_conv.py "
+            f"(it saves your im2col, col2im and fast convolution beside the lessons), or set USE_MY_CONV = False")
+    spec = importlib.util.spec_from_file_location("my_conv", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    missing = [name for name in MY_CONV_FUNCTIONS if not callable(getattr(module, name, None))]
+    if missing:
+        raise AttributeError(f"{path} has no {' or '.join(missing)}: save lesson 05's cell with your fast "
+                             f"convolution again (%%writefile my_conv.py)")
+    return module
+
+
+class MyConv2d(nn.Module):
+    """A :class:`cnnlab.nn.Conv2d` computed by the student's fast convolution.
+
+    It takes over the ``weight`` and ``bias`` Parameters of ``conv`` (the same objects, so the
+    same He initialisation, and an optimiser built for either updates both), and calls
+    ``my_conv.conv2d_forward_fast`` in ``forward`` and ``my_conv.conv2d_backward_fast`` in
+    ``backward``, adding dw and db into the parameters' gradients as every layer does.
+    Input (N, C, H, W); output (N, F, H_out, W_out), of the input's dtype.
+    """
+
+    def __init__(self, conv: nn.Conv2d, my_conv):
+        super().__init__()
+        if type(conv) is not nn.Conv2d:
+            raise TypeError(f"conv must be a cnnlab.nn.Conv2d; got {type(conv).__name__}")
+        if conv.stride[0] != conv.stride[1] or conv.pad[0] != conv.pad[1]:
+            raise ValueError(f"the lesson-05 convolution takes one stride and one pad; got stride {conv.stride} "
+                             f"and pad {conv.pad}")
+        self.stride, self.pad, self.my_conv = conv.stride[0], conv.pad[0], my_conv
+        self.weight, self.bias = conv.weight, conv.bias  # the Conv2d itself is not kept: one owner each
+        self._repr = conv.extra_repr()
+
+    def forward(self, x):
+        out, cache = self.my_conv.conv2d_forward_fast(x, self.weight.data, self.bias.data,
+                                                      stride=self.stride, pad=self.pad)
+        if out.dtype != x.dtype:  # the next layer would refuse it: say where it came from
+            raise TypeError(f"your conv2d_forward_fast returned {out.dtype} for {x.dtype} input: "
+                            f"keep the input's dtype")
+        self._cache = cache
+        return out
+
+    def backward(self, dout):
+        dx, dw, db = self.my_conv.conv2d_backward_fast(dout, self._saved())
+        self.weight.grad += dw.reshape(self.weight.shape)
+        self.bias.grad += db.reshape(self.bias.shape)
+        return dx
+
+    def extra_repr(self) -> str:
+        return self._repr
+
+
+def use_my_conv(model: nn.Sequential, my_conv) -> nn.Sequential:
+    """``model`` with every Conv2d replaced by a :class:`MyConv2d` that keeps its parameters
+    (the other layers are the same objects): the same network, computed by the student's code."""
+    return nn.Sequential(*(MyConv2d(layer, my_conv) if type(layer) is nn.Conv2d else layer for layer in model))
 
 
 class CapstoneData(NamedTuple):
