@@ -232,7 +232,7 @@ class Normalizer:
 
     ``fit(X_train)`` stores each channel's mean (and, with ``std=True``, its standard
     deviation); ``transform(X)`` subtracts (and divides) with those same numbers for every
-    split, so no information from validation or test data leaks into training. The seeds'
+    split, so no information from validation or test data leaks into training. The lecture notes'
     recipe for ConvNets subtracts the mean only, which is the default.
 
     Attributes after fit: ``mean_`` and ``std_``, each (1, C, 1, 1) float64 (std_ is all ones

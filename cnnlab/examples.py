@@ -1,4 +1,4 @@
-"""The seeds' worked examples, small enough to follow by hand: one home for the lessons, their
+"""The lectures' worked examples, small enough to follow by hand: one home for the lessons, their
 widgets and their checks.
 
 The 1-D table of lesson 01: the model ``y_hat = w x`` with one weight, the per-sample loss
@@ -22,7 +22,7 @@ from . import _checks
 
 __all__ = ["DIVERGED", "TABLE_X", "TABLE_Y", "gd_path", "minimizer", "risk", "table"]
 
-#: The seeds' example table: inputs x and targets y, in the order the online updates visit them.
+#: The lecture notes' example table: inputs x and targets y, in the order the online updates visit them.
 TABLE_X = np.array([10.0, 2.0, 3.5, 1.0])
 TABLE_Y = np.array([10.1, 1.9, 3.4, 1.1])
 

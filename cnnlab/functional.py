@@ -7,7 +7,7 @@ The contract, the same for every layer::
 
 ``dout`` is dL/d(out), shaped like ``out``; each returned gradient is shaped like the input
 it belongs to. Layout is NCHW; linear weights are (D_out, D_in) so ``out = x @ W.T + b``
-(the seeds' ``W x`` for one column sample). The convolution and pooling kernels live in
+(the lecture notes' ``W x`` for one column sample). The convolution and pooling kernels live in
 :mod:`cnnlab.conv` and :mod:`cnnlab.pooling` and are re-exported here. The per-sample losses of
 lesson 01 and the L2 penalty of lesson 09 are plain functions.
 """
@@ -110,7 +110,7 @@ def dropout_forward(x, keep, train=True, rng=None, inverted=True):
 
     * ``inverted=True`` (what frameworks do): training multiplies the kept units by 1/keep,
       test time is the identity;
-    * ``inverted=False`` (the seeds' form, Srivastava et al.): training only zeroes dropped
+    * ``inverted=False`` (the classic form, Srivastava et al.): training only zeroes dropped
       units, test time multiplies every unit by ``keep``.
 
     Args:

@@ -539,7 +539,7 @@ class Dropout(Module):
 
     In training mode each forward draws a fresh mask; in evaluation mode (``model.eval()``)
     it applies the test-time rule: identity when ``inverted`` (kept units were scaled by
-    1/keep in training), multiplication by ``keep`` otherwise (the seeds' form).
+    1/keep in training), multiplication by ``keep`` otherwise (the classic form).
 
     Args:
         keep: probability of keeping a unit, in (0, 1].

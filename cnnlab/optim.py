@@ -1,6 +1,6 @@
 """Stochastic gradient descent with momentum and weight decay, and schedules (``cl.optim``).
 
-The update is the velocity form of the seeds (Tomasi's notes), with weight decay added to the
+The update is the velocity form of Tomasi's notes (Training Convolutional Neural Nets), with weight decay added to the
 gradient (the slides' "add -a w" to the step direction is the same thing)::
 
     g = grad + weight_decay * w

@@ -5,7 +5,7 @@ inside the window, the values every window sees there form the strided slice
 ``x[:, :, di : di + s*Ho : s, dj : dj + s*Wo : s]``. So a pool is size_h*size_w whole-array
 operations, with no loop over samples or positions, and runs unchanged on CuPy.
 
-Max-pool keeps, for each window, which offset held the maximum (the seeds' rule: store the
+Max-pool keeps, for each window, which offset held the maximum (the lecture notes' rule: store the
 argmax, send the gradient there). Ties go to the first offset in row-major window order, the
 one ``np.argmax`` would pick, so the whole gradient reaches exactly one input. Windows overlap
 when the stride is smaller than the window; the backward pass then adds (``+=``) what each

@@ -32,7 +32,7 @@ _absolute = _named("l1_loss", lambda Y_hat, Y: F.l1_loss(Y_hat, Y))
 _zero_one = _named("zero_one_loss", lambda Y_hat, Y: F.zero_one_loss(Y_hat, Y))
 _hinge = _named("hinge_loss", lambda score, Y: np.maximum(0.0, 1.0 - Y * score))
 _linear = _named("linear", lambda X, theta: X @ theta)
-_scaled = _named("w_times_x", lambda X, theta: theta * X)  # the seeds' 1-D model y_hat = w x
+_scaled = _named("w_times_x", lambda X, theta: theta * X)  # lesson 01's 1-D model y_hat = w x
 _sign = _named("sign_of_linear", lambda X, theta: np.where(X @ theta >= 0, 1.0, -1.0))
 
 

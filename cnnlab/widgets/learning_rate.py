@@ -1,6 +1,6 @@
 """Lesson 01: gradient descent on a 1-D problem, and an explorer for the learning rate.
 
-The problem is the seeds' table (:mod:`cnnlab.examples`, where lesson 01's check finds it too):
+The problem is lesson 01's four-sample table (:mod:`cnnlab.examples`, where lesson 01's check finds it too):
 the model ``y_hat = w x`` with one weight, the per-sample loss ``L = 1/2 (y - w x)^2`` and the
 empirical risk, its mean over the table. The lesson reaches it through this module::
 
