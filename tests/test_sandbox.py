@@ -6,7 +6,9 @@ skip (CI sets ``CNNLAB_REQUIRE_SANDBOX=1``, which makes that a failure).
 """
 
 import os
+import shutil
 import subprocess
+import tempfile
 import textwrap
 import time
 from pathlib import Path
@@ -175,3 +177,19 @@ def test_a_huge_message_is_refused_and_the_grader_carries_on(kernel):
     assert result.status in ("ok", "timeout") and len(result.stdout) <= 20_000
     kernel.restart()
     assert run(kernel, "print(6 * 7)") == "42"
+
+
+def test_a_python_under_the_hosts_tmp_is_seen_above_the_scratch_tmp(tmp_path):
+    """The kernel's /tmp is its scratch folder; a Python or cnnlab that lives under the host's
+    /tmp (a CI clone, a throwaway venv) must still be visible there, mounted on top of it."""
+    kit.require_sandbox()
+    lib = Path(tempfile.mkdtemp(prefix="cnnlab-venv-", dir="/tmp"))
+    try:
+        (lib / "marker.txt").write_text("seen")
+        folders = sandbox.Folders.make(tmp_path)
+        command = sandbox.command(folders, ["/usr/bin/cat", str(lib / "marker.txt")], env={}, readonly=[lib])
+        done = subprocess.run(command, capture_output=True, text=True, timeout=60)
+        assert (done.returncode, done.stdout) == (0, "seen"), done.stderr
+        folders.remove()
+    finally:
+        shutil.rmtree(lib)

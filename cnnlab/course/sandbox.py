@@ -144,11 +144,13 @@ def command(folders: Folders, inner: list[str], *, env: dict[str, str], readonly
             args += ["--ro-bind", name, name]
     for name in _ETC:
         args += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
-    args += ["--proc", "/proc", "--dev", "/dev"]
+    # The scratch folder goes on /tmp before the read-only binds: a course or a Python that
+    # lives under the host's /tmp (a CI clone, a throwaway venv) is then mounted on top of it,
+    # not hidden below it.
+    args += ["--proc", "/proc", "--dev", "/dev", "--bind", str(folders.home), str(HOME)]
     for path in readonly:
         args += ["--ro-bind", str(path), str(path)]
-    args += ["--bind", str(folders.home), str(HOME),
-             "--bind", str(folders.ipc), str(INSIDE / "ipc"),
+    args += ["--bind", str(folders.ipc), str(INSIDE / "ipc"),
              "--ro-bind", str(folders.inbox), str(INSIDE / "in"),
              "--bind", str(folders.outbox), str(INSIDE / "out")]
     if data is not None:
