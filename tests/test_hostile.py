@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 from fixtures import coursekit as kit
 
-from cnnlab.course import limits
+from cnnlab.course import limits, sandbox
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.long
@@ -145,7 +145,11 @@ def test_the_report_names_the_flagged_and_the_troubled(sandboxed):
 def _outer(work: Path, command: list[str], cgroup) -> list[str]:
     """``command`` in an outer sandbox: everything read-only but the throw-away ``work`` folder,
     no network, its own processes, no capabilities."""
+    # A fresh /tmp, with the course and its Python bound back on top where they live under the
+    # host's /tmp (a CI clone): the grader must still run from them.
+    kept = [path for path in {ROOT, *sandbox.python_paths()} if Path("/tmp") in path.parents]
     args = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp",
+            *(arg for path in sorted(kept) for arg in ("--ro-bind", str(path), str(path))),
             "--bind", str(work), str(work), "--unshare-all", "--die-with-parent", "--cap-drop", "ALL",
             "--chdir", str(work), "--setenv", "HOME", str(work), "--unsetenv", "CNNLAB_REQUIRE_SANDBOX",
             "--setenv", "MPLCONFIGDIR", str(work / "mpl"), "--", *command]
