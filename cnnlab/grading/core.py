@@ -417,13 +417,20 @@ _LIBRARY_DIRS = tuple({os.path.abspath(p) for k, p in sysconfig.get_paths().item
                        if k in ("stdlib", "platstdlib", "purelib", "platlib")})
 
 
+def library_file(filename: str) -> bool:
+    """Whether code from ``filename`` is a library's (cnnlab, the standard library, installed
+    packages, frozen modules), not the student's (notebook cells, their own files)."""
+    if filename.startswith("<"):
+        return filename.startswith("<frozen")
+    path = os.path.abspath(filename)
+    return path.startswith(_PACKAGE_DIR + os.sep) or path.startswith(_LIBRARY_DIRS)
+
+
 def _student_line(err: BaseException) -> str:
     """``line 3 in scale_images: return x / 0``: the last traceback line in the student's code
     (not in cnnlab, the standard library or installed packages), or '' if there is none."""
     for frame in reversed(traceback.extract_tb(err.__traceback__)):
-        path = os.path.abspath(frame.filename)
-        if path.startswith(_PACKAGE_DIR + os.sep) or path.startswith(_LIBRARY_DIRS) \
-                or frame.filename.startswith("<frozen"):
+        if library_file(frame.filename):
             continue
         text = f"line {frame.lineno} in {frame.name}"
         return f"{text}: {frame.line.strip()}" if frame.line else text

@@ -17,14 +17,13 @@
 
 from __future__ import annotations
 
-import os
 import sys
 
 import numpy as np
 
 from .. import conv
 from .compare import difference
-from .core import _LIBRARY_DIRS, _PACKAGE_DIR, Case, CheckFailure, Mistake, call_backward, exercise, normal
+from .core import Case, CheckFailure, Mistake, call_backward, exercise, library_file, normal
 from .naive import col2im_naive, conv2d_backward_naive
 
 # --- conv2d_backward_naive ------------------------------------------------------------------------
@@ -279,11 +278,6 @@ def _swap_column_axes(cols, C, kh, kw):
 _GROWTH = 1.5  # the most the line count may grow for 8 times the samples or positions
 
 
-def _library_file(filename: str) -> bool:
-    path = filename if filename.startswith("<") else os.path.abspath(filename)
-    return path.startswith("<frozen") or path.startswith(_PACKAGE_DIR) or path.startswith(_LIBRARY_DIRS)
-
-
 def line_events(fn, *args):
     """``fn(*args)`` and the number of Python 'line' events it ran in code that is nobody's
     library (the student's files and notebook cells) or that lives in ``fn``'s own file.
@@ -302,7 +296,7 @@ def line_events(fn, *args):
 
     def new_frame(frame, event, arg):
         name = frame.f_code.co_filename
-        return local if name == own or not _library_file(name) else None
+        return local if name == own or not library_file(name) else None
 
     previous = sys.gettrace()
     sys.settrace(new_frame)
