@@ -108,10 +108,12 @@ _AFTER_VELOCITY = ("decay after the velocity: weight decay belongs in the gradie
                    "weights separately after the velocity step is another method (decoupled decay)")
 
 
-class _DecayAfterVelocity(loops.Velocity):
+class _DecayIgnored(loops.Velocity):
     def velocity(self, p, v):
         return self.mu * v - self.lr * p.grad
 
+
+class _DecayAfterVelocity(_DecayIgnored):
     def move(self, p, v):
         return v - self.lr * self.weight_decay * p.data
 
@@ -134,11 +136,6 @@ class _DecayUphill(loops.Velocity):
 class _DecayWithoutLr(loops.Velocity):
     def velocity(self, p, v):
         return self.mu * v - self.lr * p.grad - self.weight_decay * p.data
-
-
-class _DecayIgnored(loops.Velocity):
-    def velocity(self, p, v):
-        return self.mu * v - self.lr * p.grad
 
 
 def _wd_case(note, n, batch_size, lr, mu, weight_decay, hidden=16, seed=0):
