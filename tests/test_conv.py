@@ -263,6 +263,41 @@ def test_conv2d_in_groups_of_samples_matches_naive_loops(rng, monkeypatch, per_g
         np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
 
 
+def _random_geometries(count, seed=7):
+    """Random small convolutions: strides up to 4, pads up to 5 (wider than the kernel too)."""
+    gen = np.random.default_rng(seed)
+    while count:
+        n, c, f, h, w, kh, kw = (int(v) for v in gen.integers([1, 1, 1, 1, 1, 1, 1], [4, 4, 4, 9, 9, 6, 6]))
+        stride, pad = tuple(int(v) for v in gen.integers(1, 5, 2)), tuple(int(v) for v in gen.integers(0, 6, 2))
+        if kh <= h + 2 * pad[0] and kw <= w + 2 * pad[1]:
+            count -= 1
+            yield (n, c, h, w), (f, c, kh, kw), stride, pad
+
+
+@pytest.mark.parametrize("x_shape, w_shape, stride, pad", list(_random_geometries(60)))
+def test_conv2d_matches_naive_loops_on_random_geometries(rng, x_shape, w_shape, stride, pad):
+    # Neighbouring images and rows share their padding in the fast layout (conv._extent): a
+    # geometry where a window reads past the shared zeros would show here as a wrong value.
+    x, w, b = rng.standard_normal(x_shape), rng.standard_normal(w_shape), rng.standard_normal(w_shape[0])
+    out, cache = conv.conv2d_forward(x, w, b, stride, pad)
+    expected, naive_cache = naive.conv2d_forward_naive(x, w, b, stride, pad)
+    np.testing.assert_allclose(out, expected, rtol=1e-10, atol=1e-12)
+    dout = rng.standard_normal(out.shape)
+    for got, want in zip(conv.conv2d_backward(dout, cache), naive.conv2d_backward_naive(dout, naive_cache)):
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("n, k, s, p, out, expected", [
+    (14, 3, 1, 1, 14, 15),   # the bottom padding is the next image's top padding: 15, not 16
+    (32, 5, 1, 2, 32, 34),
+    (14, 3, 1, 0, 12, 14),   # no padding: the image itself
+    (28, 3, 2, 1, 14, 15),   # stride 2: phase 0 holds padded rows 0, 2, ..., 28 (15 rows)
+    (4, 1, 1, 3, 10, 10),    # pad wider than the kernel: every output still has its row
+])
+def test_grid_extent_by_hand(n, k, s, p, out, expected):
+    assert conv._extent(n, k, s, p, out) == expected
+
+
 def test_conv2d_caches_stay_valid_while_other_convolutions_run(rng):
     # The kernels reuse scratch buffers between calls: nothing a cache needs may live in them.
     x1, x2 = rng.standard_normal((2, 3, 6, 6)), rng.standard_normal((2, 3, 6, 6))
