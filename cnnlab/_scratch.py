@@ -55,13 +55,23 @@ def matrix(role: str, n_rows: int, n_cols: int, dtype, xp):
     (64 images of 16x16 positions: 64 KiB of float32); padding each row to an odd multiple of
     256 bytes made its three products 15-50 % faster on the development VM.
     """
-    row = n_cols
+    return get(role, (n_rows, _row_length(n_cols, dtype, xp)), dtype, xp)[:, :n_cols]
+
+
+def _row_length(n_cols: int, dtype, xp) -> int:
+    """Elements from one row of :func:`matrix` to the next."""
     # A processor-cache effect: a GPU's matrix products tile their operands themselves, and CuPy
     # may copy a matrix with padded rows to a contiguous one first.
-    if xp is np:
-        itemsize = np.dtype(dtype).itemsize
-        row = (-(-n_cols * itemsize // 256) | 1) * 256 // itemsize
-    return get(role, (n_rows, row), dtype, xp)[:, :n_cols]
+    if xp is not np:
+        return n_cols
+    itemsize = np.dtype(dtype).itemsize
+    return (-(-n_cols * itemsize // 256) | 1) * 256 // itemsize
+
+
+def new_matrix(n_rows: int, n_cols: int, dtype, xp):
+    """A new (n_rows, n_cols) matrix, not a scratch buffer, with the rows of :func:`matrix`: for a
+    matrix that outlives the call, such as conv2d's columns kept for the backward pass."""
+    return xp.empty((n_rows, _row_length(n_cols, dtype, xp)), dtype=dtype)[:, :n_cols]
 
 
 def release() -> None:

@@ -77,11 +77,7 @@ def relu_forward(x):
     """Rectified linear unit ``max(0, x)``, elementwise; any shape. Cache: the input."""
     _checks.array(x, "x")
     xp = backend.get_array_module(x)
-    # Against an array of zeros, not the scalar 0: NumPy's float32 maximum with a scalar operand
-    # takes a loop 2.5 times slower (0.39 ms instead of 0.16 ms for the 64x8x28x28 activations of
-    # a digit CNN on the development VM). Same values, NaN and -0.0 included.
-    out = xp.zeros_like(x)
-    return xp.maximum(x, out, out=out), x
+    return xp.maximum(x, 0), x
 
 
 def relu_backward(dout, cache):

@@ -314,6 +314,22 @@ def test_conv2d_caches_stay_valid_while_other_convolutions_run(rng):
     np.testing.assert_allclose(out1, naive.conv2d_forward_naive(x1, w, b, 1, 1)[0], rtol=1e-10)
 
 
+@pytest.mark.parametrize("group_bytes", [conv.GROUP_BYTES, 1])   # one group (columns kept), one per sample
+def test_conv2d_backward_twice_from_one_cache(rng, monkeypatch, group_bytes):
+    # A single group keeps its columns in the cache; the column gradient must not overwrite them.
+    monkeypatch.setattr(conv, "GROUP_BYTES", group_bytes)
+    x, w, b = rng.standard_normal((3, 2, 6, 6)), rng.standard_normal((4, 2, 3, 3)), rng.standard_normal(4)
+    out, cache = conv.conv2d_forward(x, w, b, 1, 1)
+    assert (cache[3] is None) == (group_bytes == 1)
+    dout = rng.standard_normal(out.shape)
+    first = [g.copy() for g in conv.conv2d_backward(dout, cache)]
+    second = conv.conv2d_backward(dout, cache)
+    for a, b_ in zip(first, second):
+        np.testing.assert_array_equal(a, b_)
+    for got, want in zip(second, naive.conv2d_backward_naive(dout, naive.conv2d_forward_naive(x, w, b, 1, 1)[1])):
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+
+
 def test_conv2d_leftover_rows_get_zero_gradient(rng):
     x = rng.standard_normal((1, 1, 7, 7))
     _, cache = conv.conv2d_forward(x, rng.standard_normal((1, 1, 3, 3)), np.zeros(1), stride=3)
