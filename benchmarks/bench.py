@@ -119,10 +119,11 @@ class Timer:
             time.sleep(1.0)
         self.last = who
 
-    def paired(self, cnnlab_fn, torch_fn, repeats):
+    def paired(self, cnnlab_fn, torch_fn, repeats, rounds=None):
         """Median ms of cnnlab and of PyTorch (None without it). The repeats are split into
-        alternating rounds, so that both meet the same background load on a shared machine."""
-        rounds = max(1, min(self.args.rounds, repeats))
+        alternating rounds (``--rounds`` unless given), so that both meet the same background
+        load on a shared machine."""
+        rounds = max(1, min(rounds or self.args.rounds, repeats))
         per_round = -(-repeats // rounds)
         torch_sync = _no_sync
         if self.torch is not None and self.args.torch_device.startswith("cuda"):
@@ -163,10 +164,10 @@ def _quick_shape(shape):
     return (min(shape[0], 2), shape[1], min(shape[2], 12), min(shape[3], 12))
 
 
-def _row(timer, name, batch, repeats, run_cnnlab, run_torch, run_naive=None, naive_samples=None):
+def _row(timer, name, batch, repeats, run_cnnlab, run_torch, run_naive=None, naive_samples=None, rounds=None):
     """Time one case: cnnlab and PyTorch in alternating rounds, then the naive loops (scaled)."""
     row = {"case": name, "batch": batch}
-    row["cnnlab_ms"], torch_ms = timer.paired(run_cnnlab, run_torch, repeats)
+    row["cnnlab_ms"], torch_ms = timer.paired(run_cnnlab, run_torch, repeats, rounds)
     if torch_ms is not None:
         row["torch_ms"] = torch_ms
     if run_naive is not None and not timer.args.no_naive:
@@ -309,7 +310,10 @@ def epoch_case(timer):
             for idx in tbatches:
                 _torch_step(torch, tmodel, topt, Xt[idx], yt[idx])
 
-    return _row(timer, EPOCH_CASE, f"{batch} x {len(batches)}", args.epoch_repeats, run_cnnlab, run_torch)
+    # One epoch takes seconds, long enough for a shared machine's speed to change between two
+    # rounds of several epochs: the libraries take turns after every epoch.
+    return _row(timer, EPOCH_CASE, f"{batch} x {len(batches)}", args.epoch_repeats, run_cnnlab, run_torch,
+                rounds=args.epoch_repeats)
 
 
 def _torch_cnn(torch, dev, keep=1.0):
@@ -453,7 +457,8 @@ def parse_args(argv=None):
     p.add_argument("--repeats", type=int, default=7, help="repeats per conv/pool case (median)")
     p.add_argument("--epoch-repeats", type=int, default=7, help="repeats of the training epoch (median)")
     p.add_argument("--rounds", type=int, default=3,
-                   help="alternate cnnlab and PyTorch this many times per case, splitting the repeats")
+                   help="alternate cnnlab and PyTorch this many times per case, splitting the repeats "
+                        "(the epoch alternates after every repeat)")
     p.add_argument("--epoch-images", type=int, default=10_000, help="images in the training epoch")
     p.add_argument("--naive-samples", type=int, default=2, help="samples the naive loops run on")
     p.add_argument("--naive-repeats", type=int, default=3, help="repeats of the naive loops")

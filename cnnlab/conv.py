@@ -22,8 +22,9 @@ per kernel offset and the adjoint ``+=``, on a layout made for speed (:class:`_G
 is zero-padded and flattened first, so that each offset's slice is one contiguous run per
 channel; the columns form a (C*kh*kw, positions) matrix, so that the forward pass, dw and the
 column gradient are one matrix product each (one BLAS/cuBLAS call); large batches go through in
-groups that stay in the caches; and the matrices live in scratch buffers reused from call to
-call (:mod:`cnnlab._scratch`). Each trick is explained where it is used and measured in
+groups that stay in the caches, and a batch that is one group keeps its columns for the backward
+pass; and the other matrices live in scratch buffers reused from call to call
+(:mod:`cnnlab._scratch`). Each trick is explained where it is used and measured in
 ``benchmarks/README.md``.
 """
 
@@ -329,19 +330,22 @@ def _extent(n, k, s, p, out):
     """Rows (or columns) of one phase of one image in :class:`_Grid`, along an axis of n inputs,
     kernel k, stride s, pad p and ``out`` outputs.
 
-    Phase a holds padded positions a, a + s, a + 2s, ... of every image. Its extent q must hold
-    every output (q >= out) and every input of the phase, and a window that reads past row q - 1
-    lands in the next image's phase a, which must be padding there: output i reads phase row
-    i + d // s for each offset d = a, a + s, ... < k, and the next image's phase a starts with
-    ceil((p - a) / s) zero rows. The largest such need over the phases is the extent. For stride 1
-    that is max(out, n + p): the image without its bottom padding. (Without sharing it would be
-    ``out + (k - 1) // s``; the end of the last image reads the zero ``tail`` of the grid.)
+    Phase a holds padded positions a, a + s, a + 2s, ... of every image; offsets d = a, a + s, ...
+    < k read it, output i reading phase row i + d // s, so the windows reach rows 0 to
+    ``reach - 1 = out - 1 + (k - 1 - a) // s``. The extent q must hold every output (q >= out) and
+    every input row the windows reach; a window that reads past row q - 1 lands in the next
+    image's phase a, which starts with ceil((p - a) / s) rows of padding, and must land there. The
+    largest such need over the phases is the extent. For stride 1 that is max(out, n + p): the
+    image without its bottom padding. (Without sharing it would be ``out + (k - 1) // s``; the
+    end of the last image reads the zero ``tail`` of the grid.) Input rows past the reach of every
+    window (left over by a stride) need no place: an input row i is held when i < s*q - p.
     """
     q = out
-    for a in range(s):
-        data = (p + n - 1 - a) // s + 1 if a < p + n else 0    # phase rows up to the last input
-        zeros = max(0, -((a - p) // s))                         # ceil((p - a) / s) leading zeros
-        q = max(q, data, out + (k - 1 - a) // s - zeros if a < k else out)
+    for a in range(min(s, k)):                   # a phase that no offset reads needs no rows
+        reach = out + (k - 1 - a) // s
+        data = (p + n - 1 - a) // s + 1          # phase rows up to the last input row
+        zeros = max(0, -((a - p) // s))          # ceil((p - a) / s) rows of top padding
+        q = max(q, min(reach, data), reach - zeros)
     return q
 
 
@@ -449,7 +453,13 @@ class _Grid:
         input pixel sits at exactly one grid position, so this is a copy; pixels no window reads
         (rows or columns a stride leaves over) are zero."""
         xp = backend.get_array_module(flat)
-        x = xp.zeros(self.x_shape, dtype=flat.dtype)
+        # Every pixel is written below but the rows and columns that have no place in the grid
+        # (:func:`_extent`): they alone are zeroed, not the whole array first (that fill took 5 %
+        # of a training step of the small CNN, as did max-pool's).
+        x = xp.empty(self.x_shape, dtype=flat.dtype)
+        (sh, sw), (ph, pw) = self.stride, self.pad
+        x[:, :, max(0, sh * self.qh - ph):] = 0
+        x[:, :, :, max(0, sw * self.qw - pw):] = 0
         x_cn = x.transpose(1, 0, 2, 3)
         for a, b, grid_at, x_at in self._phases():
             x_cn[x_at] = self._image(flat, a, b)[grid_at]

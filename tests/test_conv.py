@@ -293,6 +293,8 @@ def test_conv2d_matches_naive_loops_on_random_geometries(rng, x_shape, w_shape, 
     (14, 3, 1, 0, 12, 14),   # no padding: the image itself
     (28, 3, 2, 1, 14, 15),   # stride 2: phase 0 holds padded rows 0, 2, ..., 28 (15 rows)
     (4, 1, 1, 3, 10, 10),    # pad wider than the kernel: every output still has its row
+    (8, 3, 3, 0, 2, 2),      # the last two rows are left over by the stride: no place for them
+    (9, 2, 3, 0, 3, 3),      # stride larger than the kernel: phase 2 is never read
 ])
 def test_grid_extent_by_hand(n, k, s, p, out, expected):
     assert conv._extent(n, k, s, p, out) == expected
