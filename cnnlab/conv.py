@@ -500,7 +500,8 @@ def conv2d_forward(x, w, b, stride=1, pad=0):
     Returns:
         out (N, F, Ho, Wo) with Ho = floor((H + 2 pad_rows - kh) / stride_rows) + 1 (likewise
         Wo), same dtype as x; and the cache for :func:`conv2d_backward` (it holds the padded
-        input, about the size of x).
+        input, about the size of x, and when the batch is one group its columns, kh*kw times
+        that: at most GROUP_BYTES).
     """
     _check_conv_inputs(x, w, b)
     F, C, kh, kw = w.shape
@@ -518,7 +519,7 @@ def conv2d_forward(x, w, b, stride=1, pad=0):
     for group in groups:
         positions = grid.positions(group)
         if len(groups) == 1:
-            cols = kept = _scratch.new_matrix(C * kh * kw, positions, x.dtype, xp)
+            cols = kept = _scratch.kept_matrix(C * kh * kw, positions, x.dtype, xp)
         else:
             cols = _scratch.matrix("columns", C * kh * kw, positions, x.dtype, xp)
         grid.unfold(flat, group, cols)

@@ -72,3 +72,46 @@ def test_numpy_and_cupy_buffers_are_kept_apart():
     assert isinstance(on_gpu, cp.ndarray) and isinstance(on_cpu, np.ndarray)
     assert _scratch.get("columns", (2, 2), np.float32, cp).data.ptr == on_gpu.data.ptr
     assert _scratch.matrix("rows", 72, 16384, np.float32, cp).flags.c_contiguous   # no padding on a GPU
+
+
+def _base(view):
+    return view.base if view.base is not None else view
+
+
+def test_a_kept_matrix_is_not_handed_out_while_anything_refers_to_it():
+    a = _scratch.kept_matrix(3, 5, np.float32, np)
+    assert a.shape == (3, 5) and a.dtype == np.float32
+    a[...] = 1
+    b = _scratch.kept_matrix(3, 5, np.float32, np)        # a is alive: new memory
+    assert not np.shares_memory(a, b)
+    row = a[1:]                                            # a slice keeps a's memory in use too
+    del a
+    c = _scratch.kept_matrix(3, 5, np.float32, np)
+    assert not np.shares_memory(row, c) and not np.shares_memory(b, c)
+    assert np.all(row == 1)
+    del row
+    d = _scratch.kept_matrix(3, 5, np.float32, np)        # now nothing refers to the first one
+    assert not np.shares_memory(b, d) and not np.shares_memory(c, d)
+    assert sum(_base(m) is _base(d) for m in _scratch._local.kept) == 1
+
+
+def test_kept_matrices_take_turns_like_the_caches_of_a_training_loop():
+    cache = _scratch.kept_matrix(4, 100, np.float64, np)
+    seen = {id(_base(cache))}
+    for _ in range(10):
+        new = _scratch.kept_matrix(4, 100, np.float64, np)  # made while the last one is alive
+        assert not np.shares_memory(new, cache)
+        cache = new
+        seen.add(id(_base(cache)))
+    assert len(seen) == 2
+
+
+def test_kept_matrices_have_padded_rows_and_are_bounded_in_number():
+    held = [_scratch.kept_matrix(2, 64, np.float32, np) for _ in range(_scratch.KEPT + 3)]
+    row_bytes = held[0].strides[0]
+    assert row_bytes % 256 == 0 and (row_bytes // 256) % 2 == 1   # as matrix() pads them
+    assert len(_scratch._local.kept) == _scratch.KEPT
+    del held
+    other = _scratch.kept_matrix(3, 7, np.float64, np)      # a free matrix of another size makes room
+    assert other.shape == (3, 7)
+    assert any(_base(m) is _base(other) for m in _scratch._local.kept)
