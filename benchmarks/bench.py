@@ -36,6 +36,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _machine import load_average, preset_threads  # noqa: E402  (no NumPy inside)
+from _networks import random_images, small_cnn  # noqa: E402
 
 if __name__ == "__main__":
     preset_threads(sys.argv[1:])
@@ -273,23 +274,10 @@ def _torch_step(torch, model, opt, x, y):
 def epoch_case(timer):
     """One epoch of SGD with momentum over random 28x28 images, batch 64 (cnnlab.nn vs torch.nn)."""
     args, xp = timer.args, timer.xp
-    n_images, batch = (128, 64) if args.quick else (args.epoch_images, 64)
-    gen = np.random.default_rng(0)
-    X = gen.standard_normal((n_images, 1, 28, 28), dtype=np.float32)
-    y = gen.integers(0, 10, n_images)
-    order = gen.permutation(n_images)
-    batches = [order[i:i + batch] for i in range(0, n_images, batch)]
-
-    nn, optim = cl.nn, cl.optim
-    model = nn.Sequential(
-        nn.Conv2d(1, 8, 3, pad=1, rng=0), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(8, 16, 3, pad=1, rng=1), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Flatten(), nn.Linear(16 * 7 * 7, 10, rng=2),
-    )
-    # As in fit(), and as PyTorch does for an input that does not require a gradient: the
-    # first layer skips the gradient with respect to the images.
-    model.needs_input_grad = False
-    opt = optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    X, y, batches = random_images(128 if args.quick else args.epoch_images)
+    batch = 64
+    model = small_cnn(cl.nn)
+    opt = cl.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     Xc, yc = xp.asarray(X), xp.asarray(y)
     cbatches = [xp.asarray(idx) for idx in batches]
 

@@ -40,17 +40,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a ch
 import cnnlab as cl  # noqa: E402
 from cnnlab import backend  # noqa: E402
 
-
-def small_cnn():
-    """bench.py's epoch network (conv 8, pool, conv 16, pool, linear), first layer without dx."""
-    nn = cl.nn
-    model = nn.Sequential(
-        nn.Conv2d(1, 8, 3, pad=1, rng=0), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(8, 16, 3, pad=1, rng=1), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Flatten(), nn.Linear(16 * 7 * 7, 10, rng=2),
-    )
-    model.needs_input_grad = False
-    return model
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _networks import small_cnn  # noqa: E402
 
 
 def make_step(batch):
@@ -58,7 +49,7 @@ def make_step(batch):
     gen = np.random.default_rng(0)
     x = cp.asarray(gen.standard_normal((batch, 1, 28, 28), dtype=np.float32))
     y = cp.asarray(gen.integers(0, 10, batch))
-    model = small_cnn()
+    model = small_cnn(cl.nn)   # bench.py's epoch network
     opt = cl.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
 
     def step():

@@ -18,6 +18,9 @@ a larger one is needed. The rules for a caller:
 Buffers belong to the thread that asked for them (``threading.local``), so threads computing at
 the same time never share one. They stay allocated, at the size of the largest request, until
 :func:`release` is called.
+
+A matrix that must outlive the call (conv2d keeps its columns in its cache) comes from
+:func:`kept_matrix` instead: new memory, or memory that nothing refers to any more.
 """
 
 from __future__ import annotations

@@ -62,3 +62,17 @@ def test_gpu_profile_counts_a_trace_per_step():
     assert counts["runtime_calls_that_wait"] == 1 and counts["waiting_calls"] == {"cudaStreamSynchronize": 2}
     assert counts["kernel_ms"] == 0.035
     assert counts["top_kernels"][0] == ("cupy_copy__float32_float32", 6)
+
+
+def test_ab_compares_two_checkouts_and_refuses_a_folder_without_cnnlab(tmp_path):
+    script = str(ROOT / "benchmarks" / "ab.py")
+    run = subprocess.run([sys.executable, script, str(ROOT), str(ROOT), "--processes", "1", "--rounds", "2",
+                          "--block", "1", "--pause", "0"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    rows = [line for line in run.stdout.splitlines() if line.startswith(f"| {ROOT}")]
+    assert len(rows) == 2
+    ms, ratio = (float(v) for v in rows[1].split("|")[2:4])
+    assert ms > 0 and ratio > 0
+    bad = subprocess.run([sys.executable, script, str(tmp_path)], cwd=tmp_path, capture_output=True, text=True,
+                         timeout=60)
+    assert bad.returncode == 2 and "holds no cnnlab/ package" in bad.stderr
