@@ -454,8 +454,7 @@ class _Grid:
         (rows or columns a stride leaves over) are zero."""
         xp = backend.get_array_module(flat)
         # Every pixel is written below but the rows and columns that have no place in the grid
-        # (:func:`_extent`): they alone are zeroed, not the whole array first (that fill took 5 %
-        # of a training step of the small CNN, as did max-pool's).
+        # (:func:`_extent`): they alone are zeroed, rather than a whole extra pass over dx.
         x = xp.empty(self.x_shape, dtype=flat.dtype)
         (sh, sw), (ph, pw) = self.stride, self.pad
         x[:, :, max(0, sh * self.qh - ph):] = 0
@@ -512,9 +511,10 @@ def conv2d_forward(x, w, b, stride=1, pad=0):
     out = xp.empty((x.shape[0], F, Ho, Wo), dtype=x.dtype)
     groups = grid.groups(x.dtype.itemsize)
     # When the whole batch is one group (the layers of a digit CNN), its columns are kept for the
-    # backward pass, which would otherwise unfold the same matrix again: a training step of the
-    # small CNN in benchmarks/ takes 7 % less time. Larger batches unfold again, group by group,
-    # rather than hold kh*kw copies of their input (and leave the caches) between the passes.
+    # backward pass, which would otherwise unfold the same matrix again (with the shared padding,
+    # 14-15 % off a training step of the small CNN: benchmarks/README.md). Larger batches unfold
+    # again, group by group, rather than hold kh*kw copies of their input (and leave the caches)
+    # between the passes.
     kept = None
     for group in groups:
         positions = grid.positions(group)
