@@ -35,7 +35,8 @@ def child(checkout: str, block: int) -> None:
     import cnnlab as cl
     from _networks import random_images, small_cnn
 
-    assert Path(cl.__file__).resolve().parent.parent == Path(checkout).resolve(), cl.__file__
+    if Path(cl.__file__).resolve().parent.parent != Path(checkout).resolve():
+        raise SystemExit(f"cnnlab was imported from {cl.__file__}, not from the checkout {checkout}")
     X, y, batches = random_images(10_000)
     model = small_cnn(cl.nn)
     opt = cl.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
