@@ -19,6 +19,15 @@ def small_cnn(nn):
     return model
 
 
+def sgd_step(cl, model, opt, x, y):
+    """One SGD step of a ``cl.nn`` model on a batch (``cl`` the cnnlab module): forward, softmax
+    cross-entropy, backward, update."""
+    opt.zero_grad()
+    _, dlogits = cl.F.softmax_cross_entropy(model(x), y)
+    model.backward(dlogits)
+    opt.step()
+
+
 def random_images(count, seed=0):
     """``count`` random float32 28x28 images (count, 1, 28, 28), labels 0-9, and batches of 64
     indices in a random order (the last one smaller), as NumPy arrays."""

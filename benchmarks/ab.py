@@ -33,7 +33,7 @@ def child(checkout: str, block: int) -> None:
     """Train steps from ``checkout``'s cnnlab: one block per line read, its ms per step written."""
     sys.path.insert(0, checkout)
     import cnnlab as cl
-    from _networks import random_images, small_cnn
+    from _networks import random_images, sgd_step, small_cnn
 
     if Path(cl.__file__).resolve().parent.parent != Path(checkout).resolve():
         raise SystemExit(f"cnnlab was imported from {cl.__file__}, not from the checkout {checkout}")
@@ -41,20 +41,15 @@ def child(checkout: str, block: int) -> None:
     model = small_cnn(cl.nn)
     opt = cl.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
 
-    def step(idx):
-        opt.zero_grad()
-        _, dlogits = cl.F.softmax_cross_entropy(model(X[idx]), y[idx])
-        model.backward(dlogits)
-        opt.step()
-
     for idx in batches[:5]:   # warm-up: scratch buffers, BLAS threads
-        step(idx)
+        sgd_step(cl, model, opt, X[idx], y[idx])
     print("ready", flush=True)
     done = 0
     for _ in sys.stdin:
         start = time.perf_counter()
         for _ in range(block):
-            step(batches[done % len(batches)])
+            idx = batches[done % len(batches)]
+            sgd_step(cl, model, opt, X[idx], y[idx])
             done += 1
         print(1e3 * (time.perf_counter() - start) / block, flush=True)
 

@@ -36,7 +36,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _machine import load_average, preset_threads  # noqa: E402  (no NumPy inside)
-from _networks import random_images, small_cnn  # noqa: E402
+from _networks import random_images, sgd_step, small_cnn  # noqa: E402
 
 if __name__ == "__main__":
     preset_threads(sys.argv[1:])
@@ -256,14 +256,6 @@ def pool_case(timer, name, shape, size):
     return _row(timer, name, shape[0], args.repeats, run_cnnlab, run_torch, run_naive, n)
 
 
-def _step(model, opt, x, y):
-    """One SGD step of a cnnlab.nn model on a batch: forward, softmax cross-entropy, backward, update."""
-    opt.zero_grad()
-    _, dlogits = cl.F.softmax_cross_entropy(model(x), y)
-    model.backward(dlogits)
-    opt.step()
-
-
 def _torch_step(torch, model, opt, x, y):
     """The same step in PyTorch."""
     opt.zero_grad()
@@ -275,7 +267,7 @@ def epoch_case(timer):
     """One epoch of SGD with momentum over random 28x28 images, batch 64 (cnnlab.nn vs torch.nn)."""
     args, xp = timer.args, timer.xp
     X, y, batches = random_images(128 if args.quick else args.epoch_images)
-    batch = 64
+    batch = len(batches[0])
     model = small_cnn(cl.nn)
     opt = cl.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     Xc, yc = xp.asarray(X), xp.asarray(y)
@@ -283,7 +275,7 @@ def epoch_case(timer):
 
     def run_cnnlab():
         for idx in cbatches:
-            _step(model, opt, Xc[idx], yc[idx])
+            sgd_step(cl, model, opt, Xc[idx], yc[idx])
 
     run_torch = None
     torch = timer.torch
@@ -333,7 +325,7 @@ def capstone_step_case(timer):
     Xc, yc = xp.asarray(X), xp.asarray(y)
 
     def run_cnnlab():
-        _step(model, opt, Xc, yc)
+        sgd_step(cl, model, opt, Xc, yc)
 
     run_torch = None
     torch = timer.torch
