@@ -20,7 +20,8 @@ the same time never share one. They stay allocated, at the size of the largest r
 :func:`release` is called.
 
 A matrix that must outlive the call (conv2d keeps its columns in its cache) comes from
-:func:`kept_matrix` instead: new memory, or memory that nothing refers to any more.
+:func:`kept_matrix` instead: new memory, or memory that nothing refers to any more. And
+:func:`zeros` hands out read-only zeros, one buffer shared by every caller.
 """
 
 from __future__ import annotations
@@ -39,13 +40,38 @@ def get(role: str, shape: tuple, dtype, xp):
     contents, backed by the buffer kept for ``role``."""
     buffers = _local.__dict__.setdefault("buffers", {})
     dtype = np.dtype(dtype)
-    # CuPy allocates on the current device: a buffer made for one GPU must not serve another.
-    device = xp.cuda.runtime.getDevice() if xp.__name__ == "cupy" else None
-    key = (role, xp.__name__, device, dtype.str)
+    key = (role, *_place(xp), dtype.str)
     size = math.prod(shape)
     buffer = buffers.get(key)
     if buffer is None or buffer.size < size:
         buffer = buffers[key] = xp.empty(size, dtype=dtype)
+    return buffer[:size].reshape(shape)
+
+
+def _place(xp) -> tuple:
+    """Where ``xp`` allocates: its name and, for CuPy, the current device (a buffer made for one
+    GPU must not serve another)."""
+    return xp.__name__, (xp.cuda.runtime.getDevice() if xp.__name__ == "cupy" else None)
+
+
+def zeros(shape: tuple, dtype, xp):
+    """A read-only array of zeros of ``shape`` and ``dtype`` (a view of one buffer per thread and
+    dtype, grown when needed), for operations that compare with zero elementwise.
+
+    Why: NumPy's ``maximum(x, 0)`` broadcasts the scalar and runs a loop without SIMD, four times
+    slower than ``maximum(x, z)`` with an array of zeros z on the development VM (0.37 ms against
+    0.09 ms for the 1.6 MB activations of the capstone's first layer). On CuPy both are one kernel
+    launch; the array costs a read of device memory and keeps the code the same.
+    """
+    dtype = np.dtype(dtype)
+    size = math.prod(shape)
+    found = _local.__dict__.setdefault("zeros", {})
+    key = (*_place(xp), dtype.str)
+    buffer = found.get(key)
+    if buffer is None or buffer.size < size:
+        buffer = found[key] = xp.zeros(size, dtype=dtype)
+        if xp is np:
+            buffer.flags.writeable = False   # shared by every caller: nobody may write to it
     return buffer[:size].reshape(shape)
 
 
@@ -121,3 +147,4 @@ def release() -> None:
     :func:`kept_matrix` that are still in use stay valid."""
     _local.__dict__.pop("buffers", None)
     _local.__dict__.pop("kept", None)
+    _local.__dict__.pop("zeros", None)

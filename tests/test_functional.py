@@ -70,6 +70,25 @@ def test_relu_by_hand():
     np.testing.assert_array_equal(F.relu_backward(np.array([[5.0, 5.0, 7.0]]), cache), [[0.0, 0.0, 7.0]])
 
 
+def test_relu_keeps_what_maximum_with_the_scalar_zero_gives():
+    # relu_forward compares with an array of zeros (cnnlab._scratch.zeros): the same values as
+    # maximum(x, 0), the sign of -0.0, NaN and infinities included, in any dtype and layout, and
+    # a new, writable array every time.
+    special = np.array([-0.0, 0.0, np.nan, -np.inf, np.inf, -1.5, 2.5])
+    for dtype in (np.float32, np.float64, np.int32):
+        x = np.resize(special, (3, 7, 5)).astype(dtype, copy=False) if dtype != np.int32 else \
+            np.arange(-50, 55, dtype=dtype).reshape(3, 7, 5)
+        for view in (x, x.transpose(2, 0, 1), x[:, ::2]):
+            out, _ = F.relu_forward(view)
+            expected = np.maximum(view, 0)
+            assert out.dtype == expected.dtype and out.flags.writeable
+            np.testing.assert_array_equal(out, expected)
+            assert np.array_equal(np.signbit(out), np.signbit(expected))
+    first, _ = F.relu_forward(np.ones(4))
+    first[...] = -7.0                                   # writing to one result ...
+    np.testing.assert_array_equal(F.relu_forward(np.ones(4))[0], np.ones(4))   # ... leaves the next alone
+
+
 @pytest.mark.parametrize("shape", [(3,), (2, 5), (2, 3, 4, 4)])
 def test_relu_backward_numerically(rng, shape):
     x = rng.standard_normal(shape)

@@ -115,3 +115,16 @@ def test_kept_matrices_have_padded_rows_and_are_bounded_in_number():
     other = _scratch.kept_matrix(3, 7, np.float64, np)      # a free matrix of another size makes room
     assert other.shape == (3, 7)
     assert any(_base(m) is _base(other) for m in _scratch._local.kept)
+
+
+def test_zeros_are_zero_read_only_and_shared():
+    a = _scratch.zeros((3, 4), np.float32, np)
+    assert a.shape == (3, 4) and a.dtype == np.float32 and not a.any()
+    with pytest.raises(ValueError, match="read-only"):
+        a[0, 0] = 1.0
+    b = _scratch.zeros((2, 2), np.float32, np)
+    assert np.shares_memory(a, b)                                  # one buffer, not one per call
+    assert not np.shares_memory(a, _scratch.zeros((4,), np.float64, np))
+    big = _scratch.zeros((100, 10), np.float32, np)                # grows, still zero
+    assert big.shape == (100, 10) and not big.any()
+    assert _scratch.zeros((), np.float32, np).shape == ()
