@@ -398,7 +398,8 @@ class _Grid:
 
     def groups(self, itemsize):
         """Slices of the batch, of about equal size, whose columns (C*kh*kw values of ``itemsize``
-        bytes per position) take at most GROUP_BYTES each, or one sample each when one is larger."""
+        bytes per position; the row of ones is not counted) take at most GROUP_BYTES each, or one
+        sample each when one is larger."""
         N, C = self.x_shape[:2]
         if N == 0:
             return []
@@ -465,10 +466,13 @@ class _Grid:
         return x
 
     def unfold(self, flat, group, cols):
-        """im2col on the grid: fill the (C*kh*kw, positions) matrix cols, row (c, di, dj), with what
-        kernel offset (di, dj) reads from channel c at every position of the group. Returns cols."""
-        for read, rows in self._reads(flat, group, cols):
+        """im2col on the grid, plus a row of ones: fill the (C*kh*kw + 1, positions) matrix cols,
+        row (c, di, dj), with what kernel offset (di, dj) reads from channel c at every position of
+        the group, and its last row with ones (the bias's input, see :func:`conv2d_forward`).
+        Returns cols."""
+        for read, rows in self._reads(flat, group, cols[:-1]):
             rows[...] = read
+        cols[-1] = 1
         return cols
 
     def fold(self, cols, group, flat):
@@ -509,6 +513,11 @@ def conv2d_forward(x, w, b, stride=1, pad=0):
     grid = _Grid(tuple(x.shape), (kh, kw), stride, pad, (Ho, Wo))
     flat = grid.scatter(x)
     out = xp.empty((x.shape[0], F, Ho, Wo), dtype=x.dtype)
+    # The bias as one more weight, whose input is always 1 (the column matrix gets a row of
+    # ones): the product adds it, with no extra pass over its result, and in the backward pass
+    # the same product that gives dw gives db, the sum of dout, with no pass of its own.
+    K = C * kh * kw
+    wb = xp.concatenate((w.reshape(F, K), b.reshape(F, 1)), axis=1)   # (F, K + 1)
     groups = grid.groups(x.dtype.itemsize)
     # When the whole batch is one group (the layers of a digit CNN), its columns are kept for the
     # backward pass, which would otherwise unfold the same matrix again (with the shared padding,
@@ -519,14 +528,11 @@ def conv2d_forward(x, w, b, stride=1, pad=0):
     for group in groups:
         positions = grid.positions(group)
         if len(groups) == 1:
-            cols = kept = _scratch.kept_matrix(C * kh * kw, positions, x.dtype, xp)
+            cols = kept = _scratch.kept_matrix(K + 1, positions, x.dtype, xp)
         else:
-            cols = _scratch.matrix("columns", C * kh * kw, positions, x.dtype, xp)
-        grid.unfold(flat, group, cols)
-        prod = xp.matmul(w.reshape(F, C * kh * kw), cols, out=_scratch.matrix("rows", F, positions, x.dtype, xp))
-        # The bias goes onto the contiguous rows; then one copy keeps the valid positions and moves
-        # F behind N (a plain copy runs twice as fast as an add with broadcasting between views).
-        prod += b.reshape(F, 1)
+            cols = _scratch.matrix("columns", K + 1, positions, x.dtype, xp)
+        prod = xp.matmul(wb, grid.unfold(flat, group, cols), out=_scratch.matrix("rows", F, positions, x.dtype, xp))
+        # One copy keeps the valid positions and moves F behind N.
         out[group].transpose(1, 0, 2, 3)[...] = grid.valid(prod)
     return out, (flat, w, grid, kept)
 
@@ -555,8 +561,8 @@ def conv2d_backward(dout, cache, *, need_dx=True):
             f"got {tuple(dout.shape)}"
         )
     xp = backend.get_array_module(dout)
-    dw_t = xp.zeros((C * kh * kw, F), dtype=dout.dtype)
-    db = xp.zeros(F, dtype=dout.dtype)
+    K = C * kh * kw
+    dwb_t = xp.zeros((K + 1, F), dtype=dout.dtype)   # dw transposed, and db as its last row
     dflat = None
     if need_dx:
         dflat = _scratch.get("padded", flat.shape, flat.dtype, xp)
@@ -567,19 +573,19 @@ def conv2d_backward(dout, cache, *, need_dx=True):
         dout_rows = _scratch.matrix("rows", F, positions, dout.dtype, xp)
         dout_rows.fill(0)
         grid.valid(dout_rows)[...] = dout[group].transpose(1, 0, 2, 3)
-        db += dout_rows.sum(axis=1)
         if kept is None:
-            cols = grid.unfold(flat, group, _scratch.matrix("columns", C * kh * kw, positions, flat.dtype, xp))
+            cols = grid.unfold(flat, group, _scratch.matrix("columns", K + 1, positions, flat.dtype, xp))
         else:
             cols = kept
-        # cols @ dout_rows.T is dw transposed; OpenBLAS runs this operand order faster than
-        # dout_rows @ cols.T.
-        dw_t += cols @ dout_rows.T
+        # cols @ dout_rows.T is dw transposed, with db from the row of ones; OpenBLAS runs this
+        # operand order faster than dout_rows @ cols.T.
+        dwb_t += cols @ dout_rows.T
         if need_dx:
             # The columns have served dw; the column gradient goes to the scratch buffer of the
             # columns (the unfolded ones, if any, are no longer needed; kept ones stay intact,
-            # so the cache can serve another backward pass).
-            dcols = _scratch.matrix("columns", C * kh * kw, positions, flat.dtype, xp)
-            grid.fold(xp.matmul(w.reshape(F, C * kh * kw).T, dout_rows, out=dcols), group, dflat)
-    dw = xp.ascontiguousarray(dw_t.T).reshape(w.shape)
+            # so the cache can serve another backward pass). The bias has no input to send to.
+            dcols = _scratch.matrix("columns", K, positions, flat.dtype, xp)
+            grid.fold(xp.matmul(w.reshape(F, K).T, dout_rows, out=dcols), group, dflat)
+    dw = xp.ascontiguousarray(dwb_t[:K].T).reshape(w.shape)
+    db = dwb_t[K].copy()
     return (grid.gather(dflat) if need_dx else None), dw, db
