@@ -489,6 +489,18 @@ class _Grid:
         samples = rows.shape[1] // (self.qh * self.qw)
         return rows.reshape(rows.shape[0], samples, self.qh, self.qw)[:, :, :Ho, :Wo]
 
+    def spread(self, values, rows):
+        """The adjoint of :meth:`valid`: write values (samples, K, Ho, Wo) into rows (K, positions)
+        at the outputs' positions, and zeros at the other positions. Returns rows."""
+        Ho, Wo = self.out_hw
+        grid = rows.reshape(rows.shape[0], values.shape[0], self.qh, self.qw)
+        # Zero only the positions no output has (the grid's last rows and columns), rather than
+        # all of rows before the copy overwrites most of them.
+        grid[:, :, Ho:] = 0
+        grid[:, :, :Ho, Wo:] = 0
+        grid[:, :, :Ho, :Wo] = values.transpose(1, 0, 2, 3)
+        return rows
+
 
 def conv2d_forward(x, w, b, stride=1, pad=0):
     """2-D convolution (cross-correlation) of a batch with a bank of filters, plus bias.
@@ -570,9 +582,7 @@ def conv2d_backward(dout, cache, *, need_dx=True):
     for group in grid.groups(dout.dtype.itemsize):
         positions = grid.positions(group)
         # (F, positions): one row per filter, one column per grid position, zero where no output is.
-        dout_rows = _scratch.matrix("rows", F, positions, dout.dtype, xp)
-        dout_rows.fill(0)
-        grid.valid(dout_rows)[...] = dout[group].transpose(1, 0, 2, 3)
+        dout_rows = grid.spread(dout[group], _scratch.matrix("rows", F, positions, dout.dtype, xp))
         if kept is None:
             cols = grid.unfold(flat, group, _scratch.matrix("columns", K + 1, positions, flat.dtype, xp))
         else:
