@@ -42,11 +42,15 @@ def same_shape(a, b, name_a: str, name_b: str) -> None:
 
 def integer(value, name: str, minimum: int | None = None) -> int:
     """Check that ``value`` is an integer (not a bool) of at least ``minimum``."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer; got {value!r} ({type(value).__name__})")
+    # A plain int (type() is int: a bool is not) skips the abstract-class checks, which cost more
+    # than a small convolution's arithmetic; kernels check their sizes at every call.
+    if type(value) is not int:
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+            raise TypeError(f"{name} must be an integer; got {value!r} ({type(value).__name__})")
+        value = int(value)
     if minimum is not None and value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}; got {value}")
-    return int(value)
+    return value
 
 
 def pair(value, name: str, minimum: int) -> tuple[int, int]:

@@ -48,6 +48,12 @@ def test_conv_output_size_errors():
         conv.conv_output_size(5.0, 3)
     with pytest.raises(ValueError, match="k must be an integer >= 1"):
         conv.conv_output_size(5, 0)
+    # A bool is an int to Python but not a size; NumPy integers are sizes.
+    with pytest.raises(TypeError, match=r"stride must be an integer; got True \(bool\)"):
+        conv.conv_output_size(5, 3, stride=True)
+    with pytest.raises(ValueError, match="pad must be an integer >= 0; got -1"):
+        conv.conv_output_size(5, 3, pad=np.int8(-1))
+    assert conv.conv_output_size(np.int64(5), np.uint8(3), stride=np.int32(2)) == 2
 
 
 # --- pad2d ------------------------------------------------------------------------------------------
