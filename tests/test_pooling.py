@@ -54,6 +54,8 @@ POOL_SHAPES = [
     ((2, 1, 5, 7), (2, 3), (1, 2)),  # non-square window, stride per axis
     ((1, 1, 5, 5), 2, None),       # the last row and column do not fit
     ((2, 2, 7, 6), 2, 3),          # stride larger than the window: gaps
+    ((2, 2, 4, 5), 1, None),       # 1x1 windows: one offset, the output a copy of the input
+    ((2, 1, 4, 6), (1, 2), None),  # two offsets: the maximum and the argmax start from both
 ]
 
 
@@ -63,6 +65,7 @@ def test_maxpool_forward_matches_naive_loops(rng, shape, size, stride):
     out, _ = pooling.maxpool2d_forward(x, size, stride)
     expected, _ = naive.maxpool2d_forward_naive(x, size, stride)
     np.testing.assert_array_equal(out, expected)
+    assert not np.shares_memory(out, x)
 
 
 # --- max-pool backward ----------------------------------------------------------------------------------
