@@ -38,13 +38,18 @@ _local = threading.local()
 def get(role: str, shape: tuple, dtype, xp):
     """A C-contiguous array of ``shape`` and ``dtype`` from array module ``xp``, with undefined
     contents, backed by the buffer kept for ``role``."""
-    buffers = _local.__dict__.setdefault("buffers", {})
     dtype = np.dtype(dtype)
-    key = (role, *_place(xp), dtype.str)
+    return _view("buffers", (role, *_place(xp), dtype.str), shape, lambda size: xp.empty(size, dtype=dtype))
+
+
+def _view(store: str, key: tuple, shape: tuple, make):
+    """A ``shape`` view of the first elements of the flat buffer kept under ``key`` in this
+    thread's ``store``; ``make(size)`` makes a new one when there is none or it is too small."""
+    found = _local.__dict__.setdefault(store, {})
     size = math.prod(shape)
-    buffer = buffers.get(key)
+    buffer = found.get(key)
     if buffer is None or buffer.size < size:
-        buffer = buffers[key] = xp.empty(size, dtype=dtype)
+        buffer = found[key] = make(size)
     return buffer[:size].reshape(shape)
 
 
@@ -64,15 +69,14 @@ def zeros(shape: tuple, dtype, xp):
     launch; the array costs a read of device memory and keeps the code the same.
     """
     dtype = np.dtype(dtype)
-    size = math.prod(shape)
-    found = _local.__dict__.setdefault("zeros", {})
-    key = (*_place(xp), dtype.str)
-    buffer = found.get(key)
-    if buffer is None or buffer.size < size:
-        buffer = found[key] = xp.zeros(size, dtype=dtype)
+
+    def make(size):
+        buffer = xp.zeros(size, dtype=dtype)
         if xp is np:
             buffer.flags.writeable = False   # shared by every caller: nobody may write to it
-    return buffer[:size].reshape(shape)
+        return buffer
+
+    return _view("zeros", (*_place(xp), dtype.str), shape, make)
 
 
 def matrix(role: str, n_rows: int, n_cols: int, dtype, xp):
